@@ -1,0 +1,10 @@
+"""superconv_lib: the small library behind the superconv course notebooks.
+
+Modules, one idea each: ``config`` (device, quick mode, seeds, data folder), ``data`` (datasets as
+device tensors, the augmenting ``Loader``), ``models``, ``schedules`` (CLR, 1cycle, baselines),
+``train`` (``fit`` and ``History``), ``plots``.
+"""
+from . import config, data, models, schedules, train, plots  # noqa: F401
+from .train import fit, evaluate, History  # noqa: F401
+
+__version__ = "0.1.0"
