@@ -1,0 +1,328 @@
+"""Schedules pinned to numbers: torch's CyclicLR / OneCycleLR / MultiStepLR where both define the
+same policy, hand-computed values elsewhere, and exact resume through ``Scheduled``."""
+from __future__ import annotations
+
+import io
+import math
+import re
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from torch.optim.lr_scheduler import CyclicLR, MultiStepLR, OneCycleLR
+
+from superconv_lib.schedules import (Scheduled, clr, exp_range_test, inv, linear_range, one_cycle,
+                                     piecewise)
+
+TOL = 1e-9
+
+
+def _sgd(lr: float = 0.1, momentum: float = 0.9, groups: int = 1) -> torch.optim.SGD:
+    return torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]}
+                            for _ in range(groups)], lr=lr, momentum=momentum)
+
+
+# --------------------------------------------------------------------------------------- clr
+
+@pytest.mark.parametrize("mode, gamma", [("triangular", 1.0), ("triangular2", 1.0),
+                                         ("exp_range", 0.99)])
+def test_clr_equals_torch_cycliclr_every_step(mode, gamma):
+    opt = _sgd()
+    sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=7, mode=mode, gamma=gamma,
+                     cycle_momentum=False)
+    for k in range(50):  # 50 iterations = 3.5 cycles of 14
+        assert sched.last_epoch == k
+        assert abs(sched.get_last_lr()[0] - clr(k, 0.01, 0.1, 7, mode, gamma)) <= TOL
+        opt.step()
+        sched.step()
+
+
+def test_clr_values():
+    # stepsize 7: base at 0, max at 7, base again at 14 (one cycle = 14 iterations)
+    assert clr(0, 0.01, 0.1, 7) == pytest.approx(0.01, abs=TOL)
+    assert clr(7, 0.01, 0.1, 7) == pytest.approx(0.1, abs=TOL)
+    assert clr(14, 0.01, 0.1, 7) == pytest.approx(0.01, abs=TOL)
+    assert clr(21, 0.01, 0.1, 7) == pytest.approx(0.1, abs=TOL)
+    assert clr(3, 0.0, 0.7, 7) == pytest.approx(0.3, abs=TOL)  # base_lr 0 is allowed
+    # triangular2 halves the amplitude each cycle
+    assert clr(21, 0.01, 0.1, 7, "triangular2") == pytest.approx(0.01 + 0.09 / 2, abs=TOL)
+    assert clr(35, 0.01, 0.1, 7, "triangular2") == pytest.approx(0.01 + 0.09 / 4, abs=TOL)
+    # exp_range scales the amplitude by gamma ** iteration
+    assert clr(7, 0.01, 0.1, 7, "exp_range", 0.9) == pytest.approx(0.01 + 0.09 * 0.9**7, abs=TOL)
+    assert isinstance(clr(np.int64(3), 0.01, 0.1, 7), float)
+
+
+# --------------------------------------------------------------------------------- one_cycle
+
+def test_one_cycle_phases_linear():
+    T = 200  # phases [0, 80], [80, 180], annealing [180, 200]
+    f = partial(one_cycle, total_steps=T, max_lr=1.0, div=10.0, pct_start=0.4, pct_anneal=0.1,
+                final_div=100.0, moms=(0.95, 0.85))
+    assert f(0) == pytest.approx((0.1, 0.95), abs=TOL)
+    assert f(20) == pytest.approx((0.325, 0.925), abs=TOL)    # quarter way up
+    assert f(80) == pytest.approx((1.0, 0.85), abs=TOL)       # peak lr, lowest momentum
+    assert f(130) == pytest.approx((0.55, 0.90), abs=TOL)     # half way down
+    assert f(180) == pytest.approx((0.1, 0.95), abs=TOL)      # end of the cycle
+    assert f(190) == pytest.approx((0.0505, 0.95), abs=TOL)   # half way through the annealing
+    assert f(200) == pytest.approx((0.001, 0.95), abs=TOL)    # max_lr / (div * final_div)
+    lrs, moms = zip(*(f(s) for s in range(T + 1)))
+    assert max(lrs) == pytest.approx(1.0, abs=TOL) and lrs.index(max(lrs)) == 80
+    # momentum mirrors the lr within the cycle: high lr <-> low momentum
+    for s in range(0, 181):
+        assert (lrs[s] - 0.1) / 0.9 == pytest.approx((0.95 - moms[s]) / 0.1, abs=1e-9)
+
+
+def test_one_cycle_cos_shape():
+    f = partial(one_cycle, total_steps=200, max_lr=1.0, pct_start=0.4, pct_anneal=0.1,
+                shape="cos")
+    quarter = 1.0 + (0.1 - 1.0) / 2 * (math.cos(math.pi / 4) + 1)
+    assert f(20)[0] == pytest.approx(quarter, abs=TOL)         # cos lags linear early on ...
+    assert f(20)[0] < one_cycle(20, 200, 1.0, pct_start=0.4, pct_anneal=0.1)[0]
+    assert f(40)[0] == pytest.approx(0.55, abs=TOL)            # ... and meets it half way
+    assert f(0) == pytest.approx((0.1, 0.95), abs=TOL)
+    assert f(80) == pytest.approx((1.0, 0.85), abs=TOL)
+    assert f(200) == pytest.approx((0.001, 0.95), abs=TOL)
+
+
+def test_one_cycle_edge_cases():
+    # no annealing tail: the cycle ends at total_steps
+    assert one_cycle(100, 100, 1.0, pct_anneal=0.0) == pytest.approx((0.1, 0.95), abs=TOL)
+    # no warm-up: start at the peak
+    assert one_cycle(0, 100, 1.0, pct_start=0.0) == pytest.approx((1.0, 0.85), abs=TOL)
+    # constant momentum
+    assert {one_cycle(s, 10, 1.0, moms=(0.9, 0.9))[1] for s in range(11)} == {0.9}
+    # total_steps = 1, numpy step
+    assert one_cycle(np.int64(1), 1, 1.0, pct_start=0.0, pct_anneal=0.0)[0] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("shape", ["cos", "linear"])
+@pytest.mark.parametrize("N, p", [(100, 0.3), (37, 0.25), (1000, 0.1)])
+def test_one_cycle_recipe_equals_torch_three_phase(shape, N, p):
+    """The documented recipe: OneCycleLR(three_phase=True, total_steps=N) == one_cycle(k, N-1)."""
+    d, f, max_lr = 25.0, 1e4, 0.5
+    opt = _sgd()
+    sched = OneCycleLR(opt, max_lr=max_lr, total_steps=N, pct_start=p, div_factor=d,
+                       final_div_factor=f, base_momentum=0.85, max_momentum=0.95,
+                       anneal_strategy=shape, three_phase=True)
+    ours = partial(one_cycle, total_steps=N - 1, max_lr=max_lr, div=d, final_div=f,
+                   pct_start=(p * N - 1) / (N - 1), pct_anneal=1 - (2 * p * N - 2) / (N - 1),
+                   moms=(0.95, 0.85), shape=shape)
+    for k in range(N):
+        lr, mom = ours(k)
+        assert abs(sched.get_last_lr()[0] - lr) <= TOL, k
+        assert abs(opt.param_groups[0]["momentum"] - mom) <= TOL, k
+        opt.step()
+        if k < N - 1:
+            sched.step()
+
+
+# ---------------------------------------------------------------------- piecewise, inv, sweeps
+
+def test_piecewise_values_and_torch_multistep():
+    f = partial(piecewise, boundaries=[10, 20], values=[0.1, 0.01, 0.001])
+    assert [f(s) for s in (0, 9, 10, 19, 20, 10_000)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    assert piecewise(5, [], [0.3]) == 0.3
+    opt = _sgd(lr=0.1)
+    sched = MultiStepLR(opt, milestones=[10, 20], gamma=0.1)
+    for k in range(30):
+        assert sched.get_last_lr()[0] == pytest.approx(f(k), rel=1e-12)
+        opt.step()
+        sched.step()
+
+
+def test_inv_values():
+    assert inv(0, 0.01, 1e-4, 0.75) == 0.01
+    assert inv(10_000, 0.01, 1e-4, 0.75) == pytest.approx(0.01 * 2 ** -0.75, rel=1e-12)
+    assert inv(123, 0.01, 1e-4, 0.0) == 0.01  # power 0: constant
+
+
+def test_range_sweeps_ends_exact_and_middle():
+    assert linear_range(0, 101, 0.0, 1.0) == 0.0
+    assert linear_range(100, 101, 0.0, 1.0) == 1.0
+    assert linear_range(50, 101, 0.0, 1.0) == pytest.approx(0.5, abs=TOL)
+    assert linear_range(100, 101, 0.1, 0.3) == 0.3  # exact even where 0.1 + 0.2 != 0.3
+    assert exp_range_test(0, 101, 1e-5, 10.0) == 1e-5
+    assert exp_range_test(100, 101, 1e-5, 10.0) == 10.0
+    assert exp_range_test(50, 101, 1e-5, 10.0) == pytest.approx(math.sqrt(1e-5 * 10.0), rel=1e-12)
+    # constant ratio per iteration: equal numbers of iterations per decade
+    ratios = [exp_range_test(s + 1, 61, 1e-4, 1.0) / exp_range_test(s, 61, 1e-4, 1.0)
+              for s in range(60)]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-9)
+    # the trailing scheduler step (step == total_steps) extrapolates instead of failing
+    assert linear_range(101, 101, 0.0, 1.0) == pytest.approx(1.01, abs=TOL)
+
+
+# -------------------------------------------------------------------------------- bad arguments
+
+BAD = [
+    # (call, name the message must mention)
+    (lambda: clr(-1, 0.01, 0.1, 7), "step"),
+    (lambda: clr(1.5, 0.01, 0.1, 7), "step"),
+    (lambda: clr(0, -0.01, 0.1, 7), "base_lr"),
+    (lambda: clr(0, 0.0, 0.0, 7), "max_lr"),
+    (lambda: clr(0, 0.2, 0.1, 7), "base_lr"),
+    (lambda: clr(0, 0.01, 0.1, 0), "step_size"),
+    (lambda: clr(0, 0.01, 0.1, 7.5), "step_size"),
+    (lambda: clr(0, 0.01, 0.1, 7, mode="triangle"), "triangular2"),
+    (lambda: clr(0, 0.01, 0.1, 7, mode="exp_range", gamma=0.0), "gamma"),
+    (lambda: one_cycle(-1, 100, 1.0), "step"),
+    (lambda: one_cycle(101, 100, 1.0), "total_steps"),
+    (lambda: one_cycle(2.0, 100, 1.0), "step"),
+    (lambda: one_cycle(0, 0, 1.0), "total_steps"),
+    (lambda: one_cycle(0, 100, 0.0), "max_lr"),
+    (lambda: one_cycle(0, 100, -1.0), "max_lr"),
+    (lambda: one_cycle(0, 100, 1.0, div=0.5), "div"),
+    (lambda: one_cycle(0, 100, 1.0, div=0.0), "div"),
+    (lambda: one_cycle(0, 100, 1.0, final_div=0.0), "final_div"),
+    (lambda: one_cycle(0, 100, 1.0, pct_start=1.0), "pct_start"),
+    (lambda: one_cycle(0, 100, 1.0, pct_start=-0.1), "pct_start"),
+    (lambda: one_cycle(0, 100, 1.0, pct_anneal=1.0), "pct_anneal"),
+    (lambda: one_cycle(0, 100, 1.0, pct_start=0.6, pct_anneal=0.5), "pct_start + pct_anneal"),
+    (lambda: one_cycle(0, 100, 1.0, moms=(1.0, 0.85)), "moms[0]"),
+    (lambda: one_cycle(0, 100, 1.0, moms=(0.95, -0.1)), "moms[1]"),
+    (lambda: one_cycle(0, 100, 1.0, moms=(0.95,)), "moms"),
+    (lambda: one_cycle(0, 100, 1.0, shape="cosine"), "linear, cos"),
+    (lambda: piecewise(-1, [10], [1.0, 0.1]), "step"),
+    (lambda: piecewise(0, [10], [1.0]), "values"),
+    (lambda: piecewise(0, [10, 10], [1.0, 0.1, 0.01]), "boundaries"),
+    (lambda: piecewise(0, [-5], [1.0, 0.1]), "boundaries"),
+    (lambda: piecewise(0, [2.5], [1.0, 0.1]), "boundaries"),
+    (lambda: inv(-1, 0.01, 1e-4, 0.75), "step"),
+    (lambda: inv(0, 0.0, 1e-4, 0.75), "base_lr"),
+    (lambda: inv(0, 0.01, 0.0, 0.75), "gamma"),
+    (lambda: inv(0, 0.01, 1e-4, -0.5), "power"),
+    (lambda: linear_range(0, 1, 0.0, 1.0), "total_steps"),
+    (lambda: linear_range(102, 101, 0.0, 1.0), "step"),
+    (lambda: linear_range(-1, 101, 0.0, 1.0), "step"),
+    (lambda: linear_range(0, 101, -1.0, 1.0), "start_lr"),
+    (lambda: linear_range(0, 101, 1.0, 1.0), "end_lr"),
+    (lambda: exp_range_test(0, 101, 0.0, 1.0), "start_lr"),
+    (lambda: exp_range_test(0, 101, 1e-3, 1e-4), "end_lr"),
+    (lambda: exp_range_test(0, 1, 1e-5, 1.0), "total_steps"),
+]
+
+
+@pytest.mark.parametrize("call, name", BAD, ids=[f"{i}-{n}" for i, (_, n) in enumerate(BAD)])
+def test_bad_arguments_raise_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=re.escape(name)):
+        call()
+
+
+def test_pct_message_says_what_to_change():
+    with pytest.raises(ValueError, match=r"got 0\.6 \+ 0\.5\); shorten the warm-up"):
+        one_cycle(0, 100, 1.0, pct_start=0.6, pct_anneal=0.5)
+
+
+# -------------------------------------------------------------------------------- Scheduled
+
+def test_scheduled_sets_lr_and_momentum_sgd():
+    T = 20
+    fn = partial(one_cycle, total_steps=T, max_lr=1.0)
+    opt = _sgd(groups=2)
+    sched = Scheduled(opt, fn)
+    for k in range(T + 1):
+        lr, mom = fn(k)
+        assert sched.get_last_lr() == [lr, lr]
+        assert sched.last_momentum == [mom, mom]
+        for group in opt.param_groups:
+            assert (group["lr"], group["momentum"]) == (lr, mom)
+        opt.step()
+        if k < T:
+            sched.step()
+
+
+def test_scheduled_sets_beta1_adam():
+    fn = partial(one_cycle, total_steps=10, max_lr=1e-2, moms=(0.95, 0.85))
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3, betas=(0.9, 0.98))
+    sched = Scheduled(opt, fn)
+    for k in range(11):
+        lr, mom = fn(k)
+        assert opt.param_groups[0]["lr"] == lr
+        assert opt.param_groups[0]["betas"] == (mom, 0.98)
+        opt.step()
+        if k < 10:
+            sched.step()
+
+
+def test_scheduled_lr_only_leaves_momentum_alone():
+    fn = partial(clr, base_lr=0.01, max_lr=0.1, step_size=3)
+    opt = _sgd(momentum=0.9)
+    sched = Scheduled(opt, fn)
+    for k in range(10):
+        assert sched.get_last_lr() == [fn(k)]
+        assert opt.param_groups[0]["momentum"] == 0.9 and sched.last_momentum is None
+        opt.step()
+        sched.step()
+
+
+def test_scheduled_momentum_without_momentum_setting_raises():
+    opt = torch.optim.Adagrad([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="momentum"):
+        Scheduled(opt, partial(one_cycle, total_steps=10, max_lr=1.0))
+    Scheduled(opt, partial(inv, base_lr=0.1, gamma=1e-4, power=0.75))  # an lr alone is fine
+
+
+def _regression_problem() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.1 * torch.randn(64, 1, generator=g)
+    return x, y
+
+
+def _make(opt_name: str, seed: int):
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(3, 1)
+    if opt_name == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        fn = partial(one_cycle, total_steps=20, max_lr=0.1)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        fn = partial(one_cycle, total_steps=20, max_lr=1e-2, shape="cos")
+    return model, opt, fn
+
+
+def _train(model, opt, sched, steps: int) -> None:
+    x, y = _regression_problem()
+    for _ in range(steps):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+@pytest.mark.parametrize("order", ["scheduler_first", "optimizer_first"])
+def test_scheduled_resume_is_exact(opt_name, order):
+    model, opt, fn = _make(opt_name, seed=0)
+    _train(model, opt, Scheduled(opt, fn), 20)
+    uninterrupted = [p.detach().clone() for p in model.parameters()]
+
+    model, opt, fn = _make(opt_name, seed=0)
+    sched = Scheduled(opt, fn)
+    _train(model, opt, sched, 10)
+    assert "fn" not in sched.state_dict()
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict()}, buf)
+    at_ten = (dict(opt.param_groups[0]), sched.get_last_lr())
+
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    model, opt, fn = _make(opt_name, seed=1)  # different initial weights, overwritten by the load
+    model.load_state_dict(ckpt["model"])
+    if order == "scheduler_first":  # torch's recommended order
+        sched = Scheduled(opt, fn)
+        opt.load_state_dict(ckpt["opt"])
+    else:  # constructing the scheduler after the load resets lr/momentum to fn(0) ...
+        opt.load_state_dict(ckpt["opt"])
+        sched = Scheduled(opt, fn)
+    sched.load_state_dict(ckpt["sched"])  # ... which load_state_dict puts back to fn(10)
+    assert sched.last_epoch == 10 and sched.get_last_lr() == at_ten[1]
+    for key in ("lr", "momentum", "betas"):
+        assert opt.param_groups[0].get(key) == at_ten[0].get(key)
+
+    _train(model, opt, sched, 10)
+    for got, want in zip(model.parameters(), uninterrupted):
+        assert torch.equal(got, want)
