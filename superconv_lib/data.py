@@ -87,15 +87,18 @@ def balanced_subset(labels: np.ndarray | torch.Tensor, limit: int, *, seed: int 
                          f"{len(y)} (the whole split); got {limit}.")
     rng = np.random.default_rng(seed)
     per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
-    take = np.full(len(classes), limit // len(classes))
-    take[rng.permutation(len(classes))[: limit % len(classes)]] += 1
-    # a class with too few images hands its share to the others
     counts = np.array([len(p) for p in per_class])
-    while (take > counts).any():
-        spare = int((take - counts).clip(min=0).sum())
-        take = np.minimum(take, counts)
+    # water-filling: equal shares, and a class with too few images hands its share to the others
+    take = np.zeros(len(classes), dtype=int)
+    left = limit
+    while left:
         room = np.flatnonzero(take < counts)
-        take[rng.choice(room, size=spare, replace=True)] += 1
+        share, extra = divmod(left, len(room))
+        add = np.full(len(room), share)
+        add[rng.permutation(len(room))[:extra]] += 1
+        add = np.minimum(add, counts[room] - take[room])
+        take[room] += add
+        left -= int(add.sum())
     idx = np.concatenate([p[:t] for p, t in zip(per_class, take)])
     return rng.permutation(idx)
 

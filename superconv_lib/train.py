@@ -91,7 +91,7 @@ class History:
         filled on the steps where an evaluation ended). Writes ``path`` if given; returns the text."""
         evals = {e.step - 1: e for e in self.evals}
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")
         w.writerow(["step", "epoch", "lr", "momentum", "loss", "eval_loss", "eval_accuracy"])
         for i, loss in enumerate(self.loss):
             e = evals.get(i)
