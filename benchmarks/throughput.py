@@ -1,0 +1,144 @@
+"""Throughput of the course's training loop against two references, per model.
+
+    python benchmarks/throughput.py                 # all models, sizes chosen for this device
+    python benchmarks/throughput.py --models lenet --steps 200
+
+For each model it prints images/s of
+  (a) ``train.fit`` with device-side augmentation (the loop every notebook uses),
+  (b) the raw model step (forward, loss, backward, SGD step) on one fixed device batch, and
+  (c) a typical loop: torchvision ``Dataset`` of PIL images + transforms + ``DataLoader``, fp32,
+and the ratios a/b (target on a GPU: ≥ 0.9) and a/c (target: ≥ 3 on a GPU, ≥ 1.5 on a CPU).
+Needs the datasets (``SUPERCONV_DATA`` or a download). A benchmark, never a test.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from superconv_lib import config, data, models, train
+
+CASES = {  # model, dataset, batch size, augmentation
+    "lenet": ("lenet", "mnist", 512, None),
+    "lenet-bs64": ("lenet", "mnist", 64, None),
+    "resnet56": ("resnet56", "cifar10", 1000, "crop+flip"),
+    "resnet18": ("resnet18", "cifar10", 512, "crop+flip"),
+}
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def bench_fit(model_name: str, x, y, bs: int, aug, steps: int, warmup: int) -> float:
+    loader = data.Loader(x, y, bs, augment=aug)
+    model = models.build(model_name)
+    train.fit(model, loader, steps=warmup, lr=0.01, progress=False)          # warm-up (cudnn, caches)
+    h = train.fit(model, loader, steps=steps, lr=0.01, progress=False)
+    return steps * bs / h.wall_time
+
+
+def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int) -> float:
+    dev = x.device
+    model = models.build(model_name).to(dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    loader = data.Loader(x[:bs], y[:bs], bs, shuffle=False)
+    xb, yb = next(iter(loader))
+    for _ in range(warmup):
+        train.train_step(model, opt, xb, yb)
+    _sync(dev)
+    t = time.perf_counter()
+    for _ in range(steps):
+        train.train_step(model, opt, xb, yb)
+    _sync(dev)
+    return steps * bs / (time.perf_counter() - t)
+
+
+class _PILDataset(torch.utils.data.Dataset):
+    """What most tutorials do: one PIL image per __getitem__, torchvision transforms per image."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, transform) -> None:
+        self.x, self.y, self.t = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        img = self.x[i]
+        img = Image.fromarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
+        return self.t(img), int(self.y[i])
+
+
+def bench_typical(model_name: str, x, y, bs: int, aug, steps: int, warmup: int, workers: int) -> float:
+    from torchvision import transforms as T
+    dev = x.device
+    xs, ys = x.cpu().numpy(), y.cpu().numpy()
+    mean = (xs / 255.0).mean(axis=(0, 2, 3)).tolist()
+    std = (xs / 255.0).std(axis=(0, 2, 3)).tolist()
+    tf = ([T.RandomCrop(xs.shape[-1], padding=4), T.RandomHorizontalFlip()] if aug else []) + \
+         [T.ToTensor(), T.Normalize(mean, std)]
+    dl = torch.utils.data.DataLoader(_PILDataset(xs, ys, T.Compose(tf)), batch_size=bs, shuffle=True,
+                                     drop_last=True, num_workers=workers,
+                                     pin_memory=dev.type == "cuda", persistent_workers=workers > 0)
+    model = models.build(model_name).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    model.train()
+
+    def batches():
+        while True:
+            yield from dl
+    it = batches()
+    t = None
+    for i in range(warmup + steps):
+        if i == warmup:
+            _sync(dev)
+            t = time.perf_counter()
+        xb, yb = next(it)
+        xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()          # the per-step host sync a typical loop has (logging)
+    _sync(dev)
+    return steps * bs / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--steps", type=int, default=None, help="timed iterations per measurement")
+    ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                    help="DataLoader workers of the typical loop")
+    args = ap.parse_args()
+    dev = config.device()
+    gpu = dev.type == "cuda"
+    print(config.report())
+    print(f"{'case':<11} {'bs':>5} {'(a) fit img/s':>14} {'(b) raw img/s':>14} "
+          f"{'(c) typical img/s':>18} {'a/b':>6} {'a/c':>6}")
+    for name in args.models:
+        model_name, ds, bs, aug = CASES[name]
+        heavy = model_name != "lenet"
+        steps = args.steps or (100 if gpu else (3 if heavy else 60))
+        warmup = args.warmup if args.warmup is not None else (10 if gpu else (1 if heavy else 5))
+        if not gpu and heavy:
+            bs = min(bs, 128)          # keep a CPU run to minutes; the ratios are what matter
+        x, y = data.load(ds, "train", limit=None if gpu else max(bs * 4, 2000))
+        a = bench_fit(model_name, x, y, bs, aug, steps, warmup)
+        b = bench_raw(model_name, x, y, bs, steps, warmup)
+        c = bench_typical(model_name, x, y, bs, aug, steps, warmup, args.workers)
+        print(f"{name:<11} {bs:>5} {a:>14,.0f} {b:>14,.0f} {c:>18,.0f} {a / b:>6.2f} {a / c:>6.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
