@@ -1,0 +1,199 @@
+"""sweep: configs -> runs -> one results table; resume, failures recorded, the seeds' grids, Ray."""
+import csv
+import json
+import math
+import sys
+
+import pytest
+
+from superconv_lib import schedules, sweep, train
+
+TINY = {"model": "lenet", "dataset": "mnist", "train_limit": 160, "test_limit": 100,
+        "batch_size": 20, "steps": 16, "lr_min": 0.005, "lr_max": 0.05}
+
+
+def tiny(name, **kw):
+    return {**TINY, "name": name, **kw}
+
+
+@pytest.fixture
+def count_runs(monkeypatch):
+    """Count calls of run_config (the sweep's only way to start a run)."""
+    calls = []
+    real = sweep.run_config
+
+    def counting(cfg, **kw):
+        calls.append(cfg["name"])
+        return real(cfg, **kw)
+    monkeypatch.setattr(sweep, "run_config", counting)
+    return calls
+
+
+# ---------------------------------------------------------------------------------------------
+# configs, hashes, schedules (no training)
+
+
+def test_seed_table1_maps_onto_one_cycle():
+    rows = sweep.seed_table1()
+    assert len(rows) == 8 and all(r["batch_size"] == 128 and r["model"] == "resnet18" for r in rows)
+    assert [r["target"] for r in rows] == pytest.approx(
+        [0.8442, 0.85, 0.8813, 0.8429, 0.8865, 0.8878, 0.8512, 0.8018])
+    assert sweep.seed_adam()["target"] == pytest.approx(0.8354)
+    # row 1: 0.001-0.01, momentum 0.95-0.85, 10 % annealing, over N iterations
+    n = 1001
+    fn = sweep.schedule_of(rows[0], n)
+    assert fn(0) == pytest.approx((0.001, 0.95))
+    assert fn(450) == pytest.approx((0.01, 0.85))          # peak at pct_start = 0.45 of 1000
+    assert fn(900) == pytest.approx((0.001, 0.95))         # cycle ends, annealing starts
+    assert fn(1000) == pytest.approx((1e-5, 0.95))         # lr_min / 100 at the last iteration
+    assert fn(700) == schedules.one_cycle(700, 1000, 0.01, div=10, pct_start=0.45,
+                                          pct_anneal=0.1, final_div=100, moms=(0.95, 0.85))
+    # row 2: 50 % annealing -> the cycle takes 50 %, peak at 25 %
+    fn2 = sweep.schedule_of(rows[1], n)
+    assert fn2(250)[0] == pytest.approx(0.01) and fn2(500)[0] == pytest.approx(0.001)
+    # row 7: lr_min == lr_max -> constant 0.01 at momentum 0.9, then the annealing tail to 1e-4
+    fn7 = sweep.schedule_of(rows[6], n)
+    for s in (0, 200, 450, 899):
+        assert fn7(s) == pytest.approx((0.01, 0.9))
+    assert fn7(950)[0] == pytest.approx(0.01 - 0.5 * (0.01 - 1e-4))
+    assert fn7(1000) == pytest.approx((1e-4, 0.9))
+    # Adam baseline: constant
+    fa = sweep.schedule_of(sweep.seed_adam(), n)
+    assert fa(0) == fa(999) == (0.001, 0.9)
+
+
+def test_smith_grid_is_the_caffe_clr_run():
+    grid = sweep.smith_grid("weight_decay")
+    assert [c["weight_decay"] for c in grid] == [1e-3, 1e-4, 1e-5, 1e-6]
+    assert [c["target"] for c in grid] == pytest.approx([0.09952, 0.9244, 0.8828, 0.87252])
+    fn = sweep.schedule_of(grid[0], 10_000)
+    for s in (0, 1234, 5000, 7777, 9999):  # Caffe's "triangular" CLR, stepsize 5000
+        assert fn(s)[0] == pytest.approx(schedules.clr(s, 0.1, 3.0, 5000), abs=1e-3)
+        assert fn(s)[1] == 0.9
+    mom = sweep.smith_grid("momentum", values=[0.8, 0.95])
+    assert [(c["mom_min"], c["mom_max"]) for c in mom] == [(0.8, 0.8), (0.95, 0.95)]
+    sizes = sweep.smith_grid("train_size")
+    assert [c["train_limit"] for c in sizes] == [10_000, 20_000, 30_000, 40_000, None]
+    with pytest.raises(ValueError, match="not in the momentum grid"):
+        sweep.smith_grid("momentum", values=[0.5])
+
+
+def test_config_validation_and_hash():
+    with pytest.raises(ValueError, match="unknown config key.*lr_mx"):
+        sweep.normalize_config(tiny("x", lr_mx=1.0))
+    with pytest.raises(ValueError, match="exactly one of 'epochs' or 'steps'"):
+        sweep.normalize_config(tiny("x", epochs=2))
+    with pytest.raises(ValueError, match="lr_min <= lr_max"):
+        sweep.normalize_config(tiny("x", lr_min=1.0, lr_max=0.1))
+    with pytest.raises(ValueError, match="anneal_pct is a percentage"):
+        sweep.normalize_config(tiny("x", anneal_pct=100))
+    with pytest.raises(ValueError, match="model must be one of"):
+        sweep.normalize_config(tiny("x", model="vgg"))
+    h = sweep.config_hash(tiny("a"))
+    assert h == sweep.config_hash(tiny("b", target=0.5))               # name/target: not the run
+    assert h == sweep.config_hash({**tiny("a"), "lr_max": 0.05, "seed": 0.0})  # canonical numbers
+    assert h != sweep.config_hash(tiny("a", lr_max=0.06))
+    assert h != sweep.config_hash(tiny("a", seed=1))
+    with pytest.raises(ValueError, match="unique"):
+        sweep.run_sweep([tiny("a"), tiny("a", seed=1)], "/nonexistent-never-created")
+    with pytest.raises(ValueError, match="runner must be one of"):
+        sweep.run_sweep([tiny("a")], "/nonexistent-never-created", runner="slurm")
+
+
+def test_missing_ray_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)   # makes `import ray` raise ImportError
+    assert not sweep.ray_available()
+    with pytest.raises(RuntimeError, match=r'pip install -e "\.\[ray\]"') as info:
+        sweep.run_sweep([tiny("a")], tmp_path, runner="ray", verbose=False)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # nothing ran, and the (empty) table is not claimed to be finished
+    assert sweep.read_results(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps that train (tiny LeNet/MNIST runs on the CPU)
+
+
+def test_table_has_one_row_per_config_and_resume_skips(offline, tmp_path, count_runs):
+    cfgs = [tiny("one"), tiny("two", optimizer="adam", schedule="constant", lr_max=1e-3,
+                                mom_max=0.9, target=0.9)]
+    rows = sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert count_runs == ["one", "two"]
+    assert [r["name"] for r in rows] == ["one", "two"] and not any(r["skipped"] for r in rows)
+    for r in rows:
+        assert r["status"] == "ok" and r["iterations"] == 16 and r["epochs_done"] == 2
+        assert 0.3 < r["final_accuracy"] <= r["best_accuracy"] <= 1, r   # chance is 0.1
+        assert math.isfinite(r["final_test_loss"]) and r["wall_time"] > 0
+    with open(tmp_path / "results.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == sweep.COLUMNS
+    assert [t["name"] for t in table] == ["one", "two"]
+    assert [t["hash"] for t in table] == [sweep.config_hash(c) for c in cfgs]
+    assert float(table[1]["target"]) == 0.9 and table[1]["optimizer"] == "adam"
+    for c in cfgs:
+        h = sweep.config_hash(c)
+        assert (tmp_path / "histories" / f"{h}.csv").is_file()
+        meta = json.loads((tmp_path / "histories" / f"{h}.json").read_text())
+        assert meta["config"]["name"] == c["name"] and meta["result"]["status"] == "ok"
+
+    # resume: nothing runs again, the same rows come back; a new config is the only run
+    again = sweep.run_sweep(cfgs + [tiny("three", lr_max=0.1)], tmp_path, verbose=False)
+    assert count_runs == ["one", "two", "three"]
+    assert [r["skipped"] for r in again] == [True, True, False]
+    for a, b in zip(rows, again):
+        assert a["final_accuracy"] == b["final_accuracy"] and a["hash"] == b["hash"]
+    assert len(sweep.read_results(tmp_path)) == 3
+    # a renamed copy of a finished config is the same run: skipped, reported under its new name
+    renamed = sweep.run_sweep([tiny("one again")], tmp_path, verbose=False)
+    assert renamed[0]["skipped"] and renamed[0]["name"] == "one again"
+    assert count_runs == ["one", "two", "three"]
+
+
+def test_saved_history_reloads(offline, tmp_path):
+    cfg = tiny("h")
+    sweep.run_sweep([cfg], tmp_path, verbose=False)
+    direct = sweep.run_config(cfg)          # same seed, same CPU: the same run
+    back = sweep.load_history(tmp_path, cfg)
+    assert back.steps == direct.steps == 16 and back.steps_per_epoch == direct.steps_per_epoch == 8
+    assert back.lr == pytest.approx(direct.lr, rel=1e-7)
+    assert back.momentum == pytest.approx(direct.momentum, rel=1e-6)
+    assert back.loss == pytest.approx(direct.loss, rel=1e-6)
+    assert [(e.step, e.epoch) for e in back.evals] == [(8, 1.0), (16, 2.0)]
+    assert back.final_accuracy == pytest.approx(direct.final_accuracy)
+    assert back.info["config"]["name"] == "h" and back.info["status"] == "ok"
+    assert list(sweep.load_histories(tmp_path, [cfg, tiny("never run", seed=5)])) == ["h"]
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on(offline, tmp_path, count_runs):
+    cfgs = [tiny("boom", lr_min=50.0, lr_max=500.0, steps=8),     # loss -> NaN
+            tiny("too many images", train_limit=10**7),          # data.load refuses: an error
+            tiny("fine")]
+    rows = sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    by = {r["name"]: r for r in rows}
+    assert by["boom"]["status"].startswith("diverged at step ")
+    assert by["too many images"]["status"].startswith("error: ValueError: limit must be between")
+    assert by["fine"]["status"] == "ok"
+    assert len(sweep.read_results(tmp_path)) == 3
+    # the diverged run is a result (its History is saved); the error is retried next time
+    assert math.isnan(sweep.load_history(tmp_path, cfgs[0]).loss[-1])
+    sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert count_runs == ["boom", "too many images", "fine", "too many images"]
+
+
+def test_ray_runner_runs_two_tiny_configs(offline, tmp_path):
+    pytest.importorskip("ray.tune",
+                        reason='Ray Tune is not installed (optional: pip install -e ".[ray]")')
+    import ray
+    cfgs = [tiny("r1"), tiny("r2", lr_max=0.1)]
+    try:
+        rows = sweep.run_sweep(cfgs, tmp_path, runner="ray", gpus_per_trial=0, cpus_per_trial=1,
+                               verbose=False)
+    finally:
+        ray.shutdown()
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert [r["name"] for r in sweep.read_results(tmp_path)] == ["r1", "r2"]
+    local = sweep.run_config(cfgs[0])
+    assert rows[0]["final_accuracy"] == pytest.approx(local.final_accuracy, abs=0.02)
+    assert sweep.load_history(tmp_path, cfgs[1]).steps == 16
+    again = sweep.run_sweep(cfgs, tmp_path, runner="ray", verbose=False)  # resume: Ray not started
+    assert all(r["skipped"] for r in again)
