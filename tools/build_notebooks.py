@@ -3,6 +3,7 @@
 Reviewers read and diff the .py sources; learners open the .ipynb. Outputs are never committed.
 
     python tools/build_notebooks.py          # (re)write every notebook
+    python tools/build_notebooks.py 03       # only the notebooks whose name starts with 03
     python tools/build_notebooks.py --check  # exit 1 if any .ipynb is stale or has outputs
 """
 from __future__ import annotations
@@ -41,9 +42,16 @@ def text(nb: nbformat.NotebookNode) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check that notebooks are up to date")
+    ap.add_argument("names", nargs="*", help="build only notebooks whose file name starts with these")
     args = ap.parse_args(argv)
     stale = []
-    for src in sorted(SRC.glob("[0-9][0-9]_*.py")):
+    sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
+    if args.names:
+        sources = [s for s in sources if any(s.name.startswith(n) for n in args.names)]
+        if not sources:
+            print(f"no notebook source in {SRC} starts with {args.names}")
+            return 2
+    for src in sources:
         dest = OUT / f"{src.stem}.ipynb"
         want = text(build(src))
         if dest.exists() and dest.read_text() == want:
