@@ -404,7 +404,7 @@ def comparison_schedules(steps: int, *, cycle: tuple[float, float] = (0.1, 3.0),
     steps = int(steps)
     bounds = [round(steps * 5 / 8), round(steps * 7 / 8)]
     return {
-        f"1cycle {lo:g}→{hi:g}": lambda s: schedules.one_cycle(s, steps - 1, hi, div=hi / lo),
+        f"1cycle {lo:g}→{hi:g}": schedules.one_cycle_schedule(steps, hi, div=hi / lo),
         f"constant {standard:g}": float(standard),
         f"piecewise {standard:g}": lambda s: schedules.piecewise(
             s, bounds, [standard, standard / 10, standard / 100]),

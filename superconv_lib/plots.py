@@ -5,11 +5,12 @@ notebook can add to a figure; LR axes are logarithmic wherever the LR spans deca
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["schedule", "history", "compare", "new_axes"]
+__all__ = ["schedule", "history", "compare", "new_axes", "schedule_overlay", "losses", "wall_times"]
 
 
 def new_axes(ncols: int = 1, *, width: float = 5.5, height: float = 3.6):
@@ -103,4 +104,120 @@ def compare(runs, *, ax=None, x: str = "epoch", metric: str = "accuracy", title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return ax
+
+
+def _runs(runs) -> list:
+    """``{label: History}`` or a list of histories -> ``[(label, History), ...]``."""
+    items = list(runs.items()) if isinstance(runs, Mapping) else [(h.label or f"run {i}", h)
+                                                                  for i, h in enumerate(runs)]
+    if not items:
+        raise ValueError("give at least one run: a dict {label: History} or a list of histories.")
+    return items
+
+
+def schedule_overlay(fns: "Mapping[str, Callable[[int], float | tuple[float, float]]]", steps: int,
+                     *, ax=None, what: str = "lr", steps_per_epoch: int | None = None,
+                     log: bool | None = None, title: str | None = None):
+    """Several schedules on one axis, e.g. the three CLR policies, or 1cycle's linear and cosine legs.
+
+    ``fns`` maps a label to a function of the iteration (0 .. ``steps - 1``) returning an lr or an
+    ``(lr, momentum)`` pair; ``what`` picks the ``"lr"`` or the ``"momentum"`` of a pair (a function
+    returning one number is plotted as is). The x axis is iterations, or epochs when
+    ``steps_per_epoch`` is given; the y axis is logarithmic when ``log`` is True, or (``None``)
+    when the values span more than two decades."""
+    if what not in ("lr", "momentum"):
+        raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}.")
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive number of iterations, got {steps!r}.")
+    if not fns:
+        raise ValueError("fns is empty: give {label: schedule function}.")
+    if steps_per_epoch is not None and steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1 iteration, got {steps_per_epoch!r}.")
+    if ax is None:
+        _, (ax,) = new_axes(width=7)
+    x = np.arange(steps, dtype=float)
+    if steps_per_epoch:
+        x = x / steps_per_epoch
+    every = []
+    for name, fn in fns.items():
+        vals = [fn(s) for s in range(steps)]
+        y = np.array([(v[0] if what == "lr" else v[1]) if isinstance(v, tuple) else v
+                      for v in vals], dtype=float)
+        ax.plot(x, y, label=name)
+        every.append(y)
+    every = np.concatenate(every)
+    if log or (log is None and every.min() > 0 and every.max() / every.min() >= 100):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch" if steps_per_epoch else "iteration")
+    ax.set_ylabel("learning rate" if what == "lr" else "momentum")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def losses(runs: "Mapping[str, object] | Sequence[object]", *, ax=None, smooth: int = 0,
+           x: str = "step", title: str | None = None):
+    """Train loss per iteration of several runs on one axis (a ``{label: History}`` dict or a list).
+
+    ``smooth`` > 1 averages that many consecutive iterations. Non-finite losses (a diverged run) are
+    not drawn; where a run's loss stops being finite, an ``x`` marks its last finite value, so a
+    divergence shows as a curve that ends in a cross. ``x`` is ``"step"`` (iterations) or
+    ``"epoch"``."""
+    if x not in ("step", "epoch"):
+        raise ValueError(f"x must be 'step' or 'epoch', got {x!r}.")
+    if smooth < 0:
+        raise ValueError(f"smooth must be >= 0 iterations, got {smooth!r}.")
+    items = _runs(runs)
+    if ax is None:
+        _, (ax,) = new_axes(width=7)
+    finite_all = []
+    for name, h in items:
+        loss = np.asarray(h.loss, dtype=float)
+        bad = np.flatnonzero(~np.isfinite(loss))
+        n_ok = int(bad[0]) if len(bad) else len(loss)
+        loss = loss[:n_ok]
+        steps = np.arange(n_ok, dtype=float)
+        if smooth > 1 and n_ok >= smooth:
+            loss = np.convolve(loss, np.ones(smooth) / smooth, mode="valid")
+            steps = steps[smooth - 1:]
+        xs = steps / h.steps_per_epoch if x == "epoch" else steps
+        (line,) = ax.plot(xs, loss, lw=0.9, label=name)
+        if len(bad) and len(loss):
+            ax.plot(xs[-1:], loss[-1:], marker="x", ms=10, mew=2, ls="none",
+                    color=line.get_color(), label=f"{name}: loss non-finite after this")
+        finite_all.append(loss)
+    _log_if_decades(ax, np.concatenate(finite_all) if finite_all else np.array([]))
+    ax.set_xlabel("iteration" if x == "step" else "epoch")
+    ax.set_ylabel("train loss (cross-entropy)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def wall_times(runs: "Mapping[str, object] | Sequence[object]", *, ax=None,
+               title: str | None = None):
+    """Horizontal bars: the wall-clock training time (seconds) of each run, annotated with its final
+    accuracy and its number of epochs — the "same accuracy in how much time" half of a comparison."""
+    items = _runs(runs)
+    if ax is None:
+        _, (ax,) = new_axes(width=7, height=0.6 * len(items) + 1.4)
+    names = [name for name, _ in items]
+    secs = np.array([h.wall_time for _, h in items], dtype=float)
+    ypos = np.arange(len(items))
+    ax.barh(ypos, secs, color=[f"C{i}" for i in range(len(items))])
+    ax.set_yticks(ypos, names)
+    ax.invert_yaxis()  # first run on top, as in the legend of compare()
+    for i, (_, h) in enumerate(items):
+        acc = f"{100 * h.final_accuracy:.2f} %" if h.evals else "no eval"
+        ax.text(secs[i], i, f"  {acc}, {h.steps / h.steps_per_epoch:.3g} epochs", va="center")
+    ax.set_xlim(0, 1.6 * max(secs.max(), 1e-9))
+    ax.set_xlabel("wall-clock training time (s)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
     return ax

@@ -26,6 +26,7 @@ Terms from the papers, all counted in iterations:
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -35,7 +36,8 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 __all__ = [
-    "clr", "one_cycle", "piecewise", "inv", "linear_range", "exp_range_test", "Scheduled",
+    "clr", "one_cycle", "one_cycle_schedule", "piecewise", "inv", "linear_range", "exp_range_test",
+    "Scheduled",
     "CLR_MODES", "SHAPES",
 ]
 
@@ -258,6 +260,26 @@ def one_cycle(step: int, total_steps: int, max_lr: float, *, div: float = 10.0,
 # ---------------------------------------------------------------------------------------------
 # Classic baselines
 # ---------------------------------------------------------------------------------------------
+
+def one_cycle_schedule(steps: int, max_lr: float, *, div: float = 10.0, pct_start: float = 0.45,
+                       pct_anneal: float = 0.1, final_div: float = 100.0,
+                       moms: tuple[float, float] = (0.95, 0.85), shape: str = "linear",
+                       ) -> Callable[[int], tuple[float, float]]:
+    """``step -> (lr, momentum)`` for a run of ``steps`` iterations (``train.fit(steps=steps)``).
+
+    ``schedules.one_cycle`` counts to its ``total_steps`` inclusive, so a run of ``steps``
+    iterations (indices ``0 .. steps-1``) uses ``total_steps = steps - 1``: the last iteration is
+    trained at the end of the *annealing phase*, ``max_lr / (div * final_div)``. Arguments are
+    checked here, before any training starts.
+    """
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2 iterations (got {steps!r}).")
+    fn = functools.partial(one_cycle, total_steps=steps - 1, max_lr=max_lr, div=div,
+                           pct_start=pct_start, pct_anneal=pct_anneal, final_div=final_div,
+                           moms=tuple(moms), shape=shape)
+    fn(0)  # validate now: a bad pct or momentum raises ValueError before any training
+    return fn
+
 
 def piecewise(step: int, boundaries: Sequence[int], values: Sequence[float]) -> float:
     """Step-decay ("multistep") schedule: ``values[i]`` where ``i`` = boundaries passed so far.

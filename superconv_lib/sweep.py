@@ -198,9 +198,7 @@ def schedule_of(cfg: Mapping, total_steps: int) -> Callable[[int], tuple[float, 
     kw = dict(max_lr=c["lr_max"], div=c["lr_max"] / c["lr_min"], pct_start=(1 - pct_anneal) / 2,
               pct_anneal=pct_anneal, final_div=c["final_div"], moms=(c["mom_max"], c["mom_min"]),
               shape=c["shape"])
-    last = max(1, int(total_steps) - 1)
-    schedules.one_cycle(0, last, **kw)  # validate now, not at the first iteration
-    return lambda step: schedules.one_cycle(step, last, **kw)
+    return schedules.one_cycle_schedule(max(2, int(total_steps)), **kw)
 
 
 def _model_for(c: dict) -> torch.nn.Module:

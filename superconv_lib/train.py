@@ -44,7 +44,7 @@ class TrainingDiverged(FloatingPointError):
         self.step, self.lr, self.history = step, lr, history
         super().__init__(
             f"training diverged: the loss is {history.loss[step]} at step {step} (lr={lr:.4g}). "
-            "Lower the (maximum) learning rate, or shorten the warm-up less steeply; everything "
+            "Lower the (maximum) learning rate or lengthen the warm-up; everything "
             "recorded up to here is in this exception's .history.")
 
 

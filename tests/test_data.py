@@ -146,3 +146,12 @@ def test_loader_rejects_float_images(tiny_data):
     x, y = tiny_data
     with pytest.raises(ValueError, match="uint8"):
         data.Loader(x.float(), y, 8)
+
+
+def test_downscale_averages_blocks():
+    x = torch.tensor([[[[0, 2, 10, 10], [4, 6, 10, 10], [1, 1, 0, 0], [1, 1, 0, 255]]]], dtype=torch.uint8)
+    out = data.downscale(x, 2)
+    assert out.dtype == torch.uint8 and out.tolist() == [[[[3, 10], [1, 64]]]]
+    assert data.downscale(x, 4) is x
+    with pytest.raises(ValueError, match="divide"):
+        data.downscale(x, 3)

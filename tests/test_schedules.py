@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.optim.lr_scheduler import CyclicLR, MultiStepLR, OneCycleLR
 
+from superconv_lib import schedules
 from superconv_lib.schedules import (Scheduled, clr, exp_range_test, inv, linear_range, one_cycle,
                                      piecewise)
 
@@ -326,3 +327,15 @@ def test_scheduled_resume_is_exact(opt_name, order):
     _train(model, opt, sched, 10)
     for got, want in zip(model.parameters(), uninterrupted):
         assert torch.equal(got, want)
+
+
+def test_one_cycle_schedule_spans_a_run_of_steps():
+    fn = schedules.one_cycle_schedule(101, 0.1, div=10, pct_start=0.45, pct_anneal=0.1, final_div=100)
+    assert fn(0) == pytest.approx((0.01, 0.95))
+    assert fn(45) == pytest.approx((0.1, 0.85))
+    assert fn(90) == pytest.approx((0.01, 0.95))
+    assert fn(100) == pytest.approx((1e-4, 0.95))      # the last of 101 iterations ends the tail
+    with pytest.raises(ValueError, match="steps"):
+        schedules.one_cycle_schedule(1, 0.1)
+    with pytest.raises(ValueError, match="pct_start"):
+        schedules.one_cycle_schedule(100, 0.1, pct_start=1.5)
