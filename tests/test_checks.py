@@ -1,0 +1,228 @@
+"""Self-checks: pass on the library's reference implementations (and on independent but
+equivalent formulas), fail on plausible mistakes with a hint, say "not attempted" for stubs,
+never print the expected value, and raise only in strict mode."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from superconv_lib import checks, hessian, schedules
+from superconv_lib.lr_finder import RangePoint, RangeTest
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    """Tests start outside strict mode whatever the caller's environment says."""
+    monkeypatch.delenv(checks.STRICT_ENV, raising=False)
+
+
+def stub(*args):
+    raise NotImplementedError()
+
+
+def smith_triangular(step, base_lr, max_lr, step_size):
+    """Smith's (2015) own formula, written independently of schedules.clr."""
+    cycle = math.floor(1 + step / (2 * step_size))
+    x = abs(step / step_size - 2 * cycle + 1)
+    return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
+
+
+# ------------------------------------------------------------------------------- CLR policies
+
+def test_triangular_passes_on_reference_and_on_smiths_formula(capsys):
+    ref = checks.triangular(lambda s, b, m, k: schedules.clr(s, b, m, k))
+    assert ref and ref.passed is True
+    assert checks.triangular(smith_triangular)
+    out = capsys.readouterr().out
+    assert out.count("✅ Triangular CLR") == 2
+
+
+@pytest.mark.parametrize("wrong, hint_word", [
+    (lambda s, b, m, k: smith_triangular(s, b, m, k + 1), "off-by-one"),     # stepsize off by one
+    (lambda s, b, m, k: smith_triangular(s + 1, b, m, k), "base_lr"),        # shifted by a step
+    (lambda s, b, m, k: smith_triangular(s, b, m, 2 * k), "max_lr"),         # stepsize = a cycle
+    (lambda s, b, m, k: smith_triangular(s, b, m, k) if s <= 2 * k else b, "repeat"),  # 1 cycle
+])
+def test_triangular_fails_on_plausible_mistakes_with_a_hint(wrong, hint_word):
+    r = checks.triangular(wrong)
+    assert not r and r.passed is False
+    assert hint_word in r.hint
+    assert "Hint:" in str(r) and str(r).startswith("❌")
+
+
+def test_triangular2_and_exp_range():
+    assert checks.triangular2(lambda s, b, m, k: schedules.clr(s, b, m, k, "triangular2"))
+    assert checks.exp_range(lambda s, b, m, k, g: schedules.clr(s, b, m, k, "exp_range", g))
+    r = checks.triangular2(smith_triangular)           # amplitude never halves
+    assert not r and "halves" in r.hint
+    # gamma per cycle instead of per iteration
+    r = checks.exp_range(
+        lambda s, b, m, k, g: smith_triangular(s, b, b + (m - b) * g ** (s // (2 * k)), k))
+    assert not r and "gamma**step" in r.hint
+
+
+def test_a_failure_never_shows_the_expected_value():
+    wrong = lambda s, b, m, k: smith_triangular(s, b, m, k + 1)  # noqa: E731
+    r = checks.triangular(wrong)
+    # the first mismatch is at step 1 of the (0.001, 0.006, 2000) setting
+    expected = schedules.clr(1, 0.001, 0.006, 2000)
+    assert f"{expected:.4g}" not in str(r) and f"{expected}" not in str(r)
+    assert f"{wrong(1, 0.001, 0.006, 2000):.4g}" in str(r)          # the learner's own value is
+
+
+def test_stub_is_not_attempted_and_bugs_are_failures(capsys):
+    r = checks.triangular(stub)
+    assert not r and r.passed is None and r.status == "not attempted"
+    assert "not attempted yet" in capsys.readouterr().out
+    r = checks.triangular(lambda step, base_lr: base_lr)  # wrong signature
+    assert r.passed is False and "(step, base_lr, max_lr, step_size)" in r.hint
+    r = checks.triangular(lambda *a: "0.1")              # not a number
+    assert r.passed is False and "should be a number" in r.message
+    r = checks.triangular(smith_triangular(0, 0.1, 1.0, 5))  # called instead of passed
+    assert r.passed is False and "without calling it" in r.message
+
+
+# -------------------------------------------------------------------------------------- 1cycle
+
+def test_one_cycle_passes_on_reference_and_custom_settings():
+    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m))
+    kw = dict(div=25.0, pct_start=0.3, pct_anneal=0.0, final_div=1.0, moms=(0.9, 0.8))
+    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m, **kw), **kw)
+    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m)[0], momentum=False)
+
+
+@pytest.mark.parametrize("wrong, hint_word", [
+    (lambda s, t, m: schedules.one_cycle(s, t, m)[0], "pair (lr, momentum)"),
+    (lambda s, t, m: schedules.one_cycle(s, t, m, div=20), "max_lr / div"),
+    (lambda s, t, m: schedules.one_cycle(s, t, m, pct_start=0.4), "pct_start"),
+    (lambda s, t, m: schedules.one_cycle(s, t, m, final_div=10), "annealing phase ends"),
+    (lambda s, t, m: schedules.one_cycle(s, t, m, shape="cos"), "straight line"),
+    (lambda s, t, m: schedules.one_cycle(s, t, m, moms=(0.85, 0.95)), "momentum starts high"),
+    (lambda s, t, m: (schedules.one_cycle(s, t, m)[0], 0.9), "momentum starts high"),
+])
+def test_one_cycle_fails_on_plausible_mistakes(wrong, hint_word):
+    r = checks.one_cycle(wrong)
+    assert r.passed is False and hint_word in r.hint, r
+
+
+def test_one_cycle_stub():
+    assert checks.one_cycle(stub).passed is None
+
+
+# ---------------------------------------------------------------------------- Hessian-free lr
+
+def test_hessian_estimate_passes_on_library_and_independent_formula():
+    assert checks.hessian_estimate(hessian.estimate)
+    assert checks.hessian_estimate(
+        lambda t0, t1, t2, lr: lr * (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum())
+    # NumPy in the learner's code is fine too
+    assert checks.hessian_estimate(
+        lambda t0, t1, t2, lr: lr * np.abs(t1.numpy() - t0.numpy()).sum()
+        / np.abs(2 * t1.numpy() - t0.numpy() - t2.numpy()).sum())
+
+
+@pytest.mark.parametrize("wrong, hint_word", [
+    (lambda t0, t1, t2, lr: (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum(), "where the lr"),
+    (lambda t0, t1, t2, lr: lr * (t1 - t0).sum() / (t0 + t2 - 2 * t1).sum() * -1, "absolute"),
+    (lambda t0, t1, t2, lr: (lr * (t1 - t0) / (2 * t1 - t0 - t2)).mean(), "ratio of sums"),
+    (lambda t0, t1, t2, lr: lr * (t1 - t0).abs().sum() / (t2 - t0).abs().sum(), "1/a"),
+])
+def test_hessian_estimate_fails_on_plausible_mistakes(wrong, hint_word):
+    r = checks.hessian_estimate(wrong)
+    assert r.passed is False and hint_word in r.hint, r
+
+
+# ----------------------------------------------------------------------------- value answers
+
+def test_close_and_lr_in_decade():
+    assert checks.close(3.04, 3.0)
+    r = checks.close(lambda: 2.0, 3.0, hint="see the formula")
+    assert not r and "too low" in r.message and r.hint == "see the formula"
+    assert "3" not in r.message                                  # the reference stays hidden
+    assert checks.close(torch.tensor(3.0), 3.0)                  # 0-d tensors are numbers
+    r = checks.close(torch.ones(3), 1.0)                          # a vector is not
+    assert r.passed is False and "should be a number" in r.message
+    assert checks.close(stub, 1.0).passed is None
+    assert checks.close(None, 1.0).passed is None                # `answer = None` placeholder
+    assert checks.lr_in_decade(0.25, 0.1) and checks.lr_in_decade(0.04, 0.1)
+    r = checks.lr_in_decade(0.5, 0.0123)
+    assert not r and "too high" in r.message and "0.0123" not in str(r)
+    assert not checks.lr_in_decade(-1.0, 0.1)
+    with pytest.raises(ValueError, match="factor"):
+        checks.lr_in_decade(0.1, 0.1, factor=1.0)
+
+
+def _synthetic_range_test() -> RangeTest:
+    lrs = np.geomspace(1e-5, 10, 200)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.8 / (1 + np.exp(-(x + 2.5) * 3)) + np.where(x > -0.5, (x + 0.5) ** 2 * 8, 0)
+    rise = 0.8 / (1 + np.exp(-(x + 2.5) * 3))
+    acc = np.clip(0.1 + rise - np.where(x > -0.5, (x + 0.5) * 0.9, 0), 0, 1)
+    points = [RangePoint(i, lrs[i], loss[i], acc[i]) for i in range(0, 200, 10)]
+    return RangeTest.from_curve(lrs, loss, eval_points=points)
+
+
+def test_range_test_reading():
+    test = _synthetic_range_test()
+    sug = test.suggestions()
+    assert checks.range_test_reading(sug["valley"] * 2, test)
+    assert checks.range_test_reading(lambda t: t.suggestions()["valley"], test)   # a function
+    r = checks.range_test_reading(sug["valley"] * 10, test)
+    assert not r and "valley" in r.hint and "too high" in r.message
+    assert checks.range_test_reading(sug["acc_bounds"][1], test, rule="acc_max")
+    assert not checks.range_test_reading(sug["acc_bounds"][1] / 30, test, rule="acc_max")
+    assert checks.range_test_reading(stub, test).passed is None
+    with pytest.raises(ValueError, match="rule"):
+        checks.range_test_reading(0.1, test, rule="best")
+
+
+def test_plateau_reading_follows_the_indicator():
+    from superconv_lib.indicator import Indicator
+    lrs = np.linspace(0.1, 3.0, 30)
+    holds = Indicator.from_points(lrs, np.minimum(0.9, 0.1 + 2 * lrs), max_lr=3.0)
+    falls = Indicator.from_points(lrs, np.where(lrs <= 1.0, np.minimum(0.1 + 1.2 * lrs, 0.7),
+                                                0.7 - 0.35 * (lrs - 1.0) / 2.0), max_lr=3.0)
+    assert holds.super_converges and not falls.super_converges          # the library's reading
+    assert checks.plateau_reading("yes", holds) and checks.plateau_reading(True, holds)
+    r = checks.plateau_reading("no", holds)
+    assert not r and "floor L" in r.hint
+    assert checks.plateau_reading("No", falls) and not checks.plateau_reading("yes", falls)
+    assert checks.plateau_reading(lambda ind: ind.score >= 0.5, falls)  # a function of it
+    assert checks.plateau_reading(np.bool_(False), False)               # a plain reference
+    r = checks.plateau_reading("maybe", holds)
+    assert r.passed is False and "yes" in r.message
+    assert checks.plateau_reading(stub, holds).passed is None
+    with pytest.raises(ValueError, match="Indicator"):
+        checks.plateau_reading("yes", 0.7)
+
+
+# ------------------------------------------------------------------------ strict mode, display
+
+def test_strict_mode_raises_on_anything_but_a_pass(monkeypatch, capsys):
+    with checks.strict():
+        assert checks.close(1.0, 1.0)                                 # a pass never raises
+        with pytest.raises(checks.CheckFailed, match="not attempted"):
+            checks.triangular(stub)
+        with pytest.raises(AssertionError, match="Hint"):
+            checks.close(2.0, 1.0)
+    assert checks.close(2.0, 1.0).passed is False                     # lenient again
+    monkeypatch.setenv(checks.STRICT_ENV, "1")
+    assert checks.is_strict()
+    with pytest.raises(checks.CheckFailed):
+        checks.close(2.0, 1.0)
+    with checks.strict(False):                                         # overrides the env var
+        assert checks.close(2.0, 1.0).passed is False
+    assert "❌" in capsys.readouterr().out                             # printed before raising
+
+
+def test_result_object():
+    r = checks.Result("Demo", False, "x is <wrong>.", "look & see")
+    assert not r and repr(r) == "<check 'Demo': failed>"
+    assert str(r) == "❌ Demo: x is <wrong>.\n   Hint: look & see"
+    assert "&lt;wrong&gt;" in r._repr_html_() and "look &amp; see" in r._repr_html_()
+    ok = checks.Result("Demo", True, "fine.", "unused hint")
+    assert ok and str(ok) == "✅ Demo: fine."
+    assert checks.Result("Demo", None, "not attempted yet.").status == "not attempted"

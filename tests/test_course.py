@@ -1,0 +1,345 @@
+"""Exercise copies: no solution code, stubs where the solutions were, self-checks that fail as
+written and pass on the solutions, byte-identical on every run; the repository's copies current."""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from superconv_lib import checks, course
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "SOLUTION-ONLY"
+
+TRIANGULAR = '''\
+def my_triangular(step, base_lr, max_lr, step_size):
+    """Triangular CLR: the lr at iteration `step`."""
+    ### BEGIN SOLUTION
+    tag = "SOLUTION-ONLY"
+    return schedules.clr(step, base_lr, max_lr, step_size)
+    ### END SOLUTION'''
+
+ESTIMATE = '''\
+def my_estimate(theta0, theta1, theta2, lr):
+    ### BEGIN SOLUTION
+    num = (theta1 - theta0).abs().sum()  # SOLUTION-ONLY
+    return lr * num / (2 * theta1 - theta0 - theta2).abs().sum()
+    ### END SOLUTION'''
+
+CHECK_WITH_HIDDEN = '''\
+checks.triangular(my_triangular)
+### BEGIN HIDDEN TESTS
+assert checks.triangular(my_triangular)  # HIDDEN-ONLY
+### END HIDDEN TESTS'''
+
+
+def demo_notebook() -> nbformat.NotebookNode:
+    """A solution notebook in the course's shape, with two exercises and a written answer."""
+    v4 = nbformat.v4
+    cells = [
+        v4.new_markdown_cell("# 01 · Demo\nquick mode on CPU, full on GPU"),
+        v4.new_code_cell("from superconv_lib import checks, schedules"),
+        v4.new_code_cell("x = 6 * 7\nx", execution_count=3,
+                         outputs=[v4.new_output("execute_result", {"text/plain": "42"},
+                                                execution_count=3)]),
+        v4.new_markdown_cell("## Exercises\n1. Write the triangular policy."),
+        v4.new_code_cell(TRIANGULAR),
+        v4.new_code_cell(CHECK_WITH_HIDDEN),
+        v4.new_code_cell(ESTIMATE),
+        v4.new_code_cell("checks.hessian_estimate(my_estimate)"),
+        v4.new_markdown_cell("Why does 1cycle end with annealing?\n\n### BEGIN SOLUTION\n"
+                             "SOLUTION-ONLY: to settle into a minimum.\n### END SOLUTION"),
+    ]
+    nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3",
+                                                               "display_name": "Python 3",
+                                                               "language": "python"}})
+    for i, c in enumerate(nb.cells):
+        c.id = f"01-{i:03d}"
+    return nb
+
+
+@pytest.fixture
+def folders(tmp_path):
+    src, out = tmp_path / "notebooks", tmp_path / "exercises"
+    src.mkdir()
+    nbformat.write(demo_notebook(), src / "01_demo.ipynb")
+    return src, out
+
+
+def run_cells(nb, *, strict: bool) -> str:
+    """Execute a notebook's code cells in order in one namespace; return what they printed."""
+    ns: dict = {}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), checks.strict(strict):
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                exec(compile(cell.source, "<cell>", "exec"), ns)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------- the copies
+
+def test_student_copy_has_stubs_and_no_solutions(folders):
+    src, out = folders
+    written, problems = course.write_exercises(src, out)
+    assert problems == [] and written == [out / "01_demo.ipynb"]
+    text = written[0].read_text()
+    assert SECRET not in text and "HIDDEN-ONLY" not in text and "schedules.clr" not in text
+    nb = nbformat.read(written[0], as_version=4)
+    by_id = {c.id: c for c in nb.cells}
+    assert by_id["01-004"].source.endswith(
+        '    """Triangular CLR: the lr at iteration `step`."""\n'
+        "    # YOUR CODE HERE\n    raise NotImplementedError()")            # indented like BEGIN
+    assert by_id["01-005"].source == "checks.triangular(my_triangular)"   # hidden tests gone
+    assert by_id["01-008"].source.endswith("\n\nYOUR ANSWER HERE")          # Markdown stub
+    assert nb.cells[0].source.startswith("# 01 · Demo")                    # title stays first
+    assert "Exercise copy" in nb.cells[1].source and "3 exercises" in nb.cells[1].source
+    assert all(c.outputs == [] and c.execution_count is None
+               for c in nb.cells if c.cell_type == "code")
+    assert len(nb.cells) == len(demo_notebook().cells) + 1
+    for c in nb.cells:                                                     # still valid Python
+        if c.cell_type == "code":
+            ast.parse(c.source)
+
+
+def test_solutions_pass_and_exercise_copies_fail_their_checks(folders):
+    src, out = folders
+    course.write_exercises(src, out)
+    solution = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    printed = run_cells(solution, strict=True)          # strict: a failing check would raise
+    assert printed.count("✅") == 3                      # two checks, one hidden re-check
+    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    printed = run_cells(student, strict=False)          # a learner's "Run All" goes through
+    assert printed.count("not attempted yet") == 2 and "✅" not in printed
+    with pytest.raises(checks.CheckFailed, match="not attempted"):
+        run_cells(student, strict=True)                 # a grader's run fails
+
+
+def test_filled_in_exercise_copy_passes(folders):
+    """What a learner does: replace the stub with code, run the check, see it pass."""
+    src, out = folders
+    course.write_exercises(src, out)
+    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    for cell in student.cells:
+        cell.source = cell.source.replace(
+            "raise NotImplementedError()",
+            "return schedules.clr(step, base_lr, max_lr, step_size + 1)"
+            if "my_triangular(" in cell.source and "def " in cell.source
+            else "return hessian.estimate(theta0, theta1, theta2, lr)")
+    student.cells.insert(0, nbformat.v4.new_code_cell("from superconv_lib import hessian"))
+    printed = run_cells(student, strict=False)
+    assert "❌ Triangular CLR" in printed and "Hint:" in printed      # off-by-one stepsize
+    assert "✅ Hessian-free" in printed
+
+
+def test_generation_is_idempotent_and_deterministic(folders):
+    src, out = folders
+    course.write_exercises(src, out)
+    first = (out / "01_demo.ipynb").read_bytes()
+    assert course.write_exercises(src, out) == ([], [])                 # nothing to rewrite
+    (out / "01_demo.ipynb").unlink()
+    cli = subprocess.run([sys.executable, "-m", "superconv_lib.course", "exercises",
+                          "--notebooks", str(src), "--out", str(out)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    assert (out / "01_demo.ipynb").read_bytes() == first               # same bytes, fresh run
+    assert first.endswith(b"}\n") and b'"outputs": []' in first
+
+
+def test_check_reports_stale_missing_and_orphaned_copies(folders, capsys):
+    src, out = folders
+    assert course.check_exercises(src, out) == ["01_demo.ipynb: no exercise copy in "
+                                                f"{out}/"]
+    course.write_exercises(src, out)
+    assert course.check_exercises(src, out) == []
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    nb.cells[3].source += "\n2. One more."
+    nbformat.write(nb, src / "01_demo.ipynb")
+    (out / "07_gone.ipynb").write_text("{}")
+    problems = course.check_exercises(src, out)
+    assert any("stale" in p for p in problems) and any("07_gone" in p for p in problems)
+    assert course.main(["check", "--notebooks", str(src), "--out", str(out)]) == 1
+    assert "stale" in capsys.readouterr().err
+
+
+def test_verify_executes_solutions_strictly_and_probes_the_stubs(folders):
+    """`course verify` in a real kernel: the solution passes in strict mode, each stubbed
+    exercise reports "not attempted"; a wrong solution is reported with its hint."""
+    src, _ = folders
+    assert course.verify(src / "01_demo.ipynb", timeout=120) == []
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    nb.cells[4].source = nb.cells[4].source.replace("step_size)\n", "step_size + 1)\n")
+    nbformat.write(nb, src / "02_wrong.ipynb")
+    problems = course.verify(src / "02_wrong.ipynb", timeout=120)
+    assert len(problems) == 1 and "cell 5 raised CheckFailed" in problems[0]
+    assert "off-by-one" in problems[0]
+
+
+# ------------------------------------------------------------------------------- conventions
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "cannot nest"),
+    ("x = 1\n### END SOLUTION", "without a matching BEGIN"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1", "never closed"),
+    ("def f():\n    ## BEGIN SOLUTION\n    return 1\n    ## END SOLUTION", "looks like a marker"),
+    ("def f():\n    ### BEGIN SOLUTION:\n    return 1\n    ### END SOLUTION",
+     "looks like a marker"),
+    ("### BEGIN HIDDEN TESTS\nassert True\n### END SOLUTION", "without a matching BEGIN"),
+])
+def test_bad_markers_are_refused(source, message):
+    with pytest.raises(course.MarkerError, match=message):
+        course.strip_source(source)
+
+
+def test_lint_finds_convention_problems(folders):
+    src, out = folders
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    assert course.lint(nb) == []
+    ex = course.exercises_in(nb)
+    assert [(e.cell, e.check_cell, e.functions, e.markdown) for e in ex] == [
+        (4, 5, ["my_triangular"], False), (6, 7, ["my_estimate"], False), (8, None, [], True)]
+    nb.cells[7].source = "print('no check here')"                     # exercise without a check
+    nb.cells.append(nbformat.v4.new_code_cell("### BEGIN SOLUTION\nanswer = 3\n### END SOLUTION"))
+    nb.cells.append(nbformat.v4.new_code_cell("checks.close(answer, 3)"))
+    nb.cells.append(nbformat.v4.new_code_cell("def f():\n### BEGIN SOLUTION\n    return 1\n"
+                                              "### END SOLUTION"))
+    nb.cells.append(nbformat.v4.new_code_cell("checks.close(f, 1)"))
+    problems = course.lint(nb)
+    assert any("cell 6: exercise without a self-check" in p for p in problems)
+    assert any("cell 9: solution region at the top level" in p for p in problems)
+    assert any("cell 11" in p and "not valid Python" in p for p in problems)
+    nbformat.write(nb, src / "01_demo.ipynb")
+    written, problems = course.write_exercises(src, out)
+    assert written == [] and problems and not out.exists()             # nothing half-written
+
+
+def test_nbgrader_source_metadata(folders, monkeypatch):
+    src, _ = folders
+    nb = course.nbgrader_source(nbformat.read(src / "01_demo.ipynb", as_version=4),
+                                "01_demo.ipynb", points=2)
+    meta = {i: c.metadata.get("nbgrader") for i, c in enumerate(nb.cells)}
+    assert meta[4] == {"grade": False, "solution": True, "locked": False, "grade_id": "ex01-1",
+                       "schema_version": 3}
+    assert meta[5] == {"grade": True, "solution": False, "locked": True, "points": 2,
+                       "grade_id": "ex01-1-check", "schema_version": 3}
+    assert meta[8]["grade"] and meta[8]["solution"] and meta[8]["points"] == 2
+    assert [i for i, m in meta.items() if m] == [4, 5, 6, 7, 8]
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+    assert SECRET in nbformat.writes(nb)                                # still the teacher's copy
+    # graded runs are strict through a hidden-test region that the released copy drops, so
+    # nbgrader releases exactly our exercise copy (checked with nbgrader 0.9.6 by hand)
+    assert nb.cells[7].source.startswith(course.BEGIN_HIDDEN + "\nimport os")
+    released = course.student_copy(nb, "01_demo.ipynb")
+    ours = course.student_copy(demo_notebook(), "01_demo.ipynb")
+    assert [c.source for c in released.cells] == [c.source for c in ours.cells]
+    # the graded check cell raises on an unfilled answer even without SUPERCONV_STRICT_CHECKS
+    monkeypatch.setenv(checks.STRICT_ENV, "0")        # restored after the test
+    ns: dict = {}
+    exec("from superconv_lib import checks, schedules", ns)
+    exec(ours.cells[7].source, ns)                    # the learner's unfilled my_estimate
+    with pytest.raises(checks.CheckFailed), contextlib.redirect_stdout(io.StringIO()):
+        exec(nb.cells[7].source, ns)
+
+
+# --------------------------------------------------------------------- the course's notebooks
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob(course.NOTEBOOK_GLOB))
+
+
+def test_repository_exercise_copies_are_current():
+    """`exercises/` holds exactly the current copies (regenerate: python -m superconv_lib.course
+    exercises)."""
+    assert course.check_exercises(ROOT / "notebooks", ROOT / "exercises") == []
+
+
+def _imports(nb) -> str:
+    """Every top-level import statement of the notebook's code cells."""
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(course._python(cell.source))
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_course_notebook_exercises(path):
+    """2-4 exercises, each with a self-check; where a check needs nothing but the learner's
+    function (the usual case), run it: the solution passes, the stub is "not attempted".
+    Checks that need the notebook's state are covered by nbval (solutions, strict mode) and by
+    `python -m superconv_lib.course verify`."""
+    nb = nbformat.read(path, as_version=4)
+    assert course.lint(nb) == []
+    exercises = course.exercises_in(nb)
+    assert 2 <= len(exercises) <= 4, f"{len(exercises)} exercises; the course wants 2-4"
+    # no line of solution code that appears nowhere else in the notebook reaches the copy
+    inside, outside = set(), []
+    for cell in nb.cells:
+        region = False
+        for line in cell.source.split("\n"):
+            key = line.strip()
+            if key in (course.BEGIN_SOLUTION, course.END_SOLUTION):
+                region = key == course.BEGIN_SOLUTION
+            elif region and key and not key.startswith("#"):
+                inside.add(key)
+            else:
+                outside.append(key)
+    copy_lines = {line.strip() for c in course.student_copy(nb, path.name).cells
+                  for line in c.source.split("\n")}
+    leaked = sorted((inside - set(outside)) & copy_lines)
+    assert not leaked, f"solution code in the exercise copy: {leaked}"
+    imports = _imports(nb)
+    for ex in (e for e in exercises if not e.markdown):
+        check = nb.cells[ex.check_cell].source
+        stub, _ = course.strip_source(nb.cells[ex.cell].source)
+        for source, passes in ((nb.cells[ex.cell].source, True), (stub, False)):
+            ns: dict = {}
+            exec(imports, ns)
+            exec(source, ns)
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out), checks.strict(True):
+                    exec(check, ns)
+            except NameError:
+                break          # needs the notebook's state: nbval and `course verify` run it
+            except checks.CheckFailed as e:
+                assert not passes, f"cell {ex.check_cell}: the solution fails its check: {e}"
+                assert "not attempted" in str(e), f"cell {ex.check_cell}: {e}"
+            else:
+                assert passes, f"cell {ex.check_cell}: the exercise copy passes its check"
+
+
+# ------------------------------------------------------------------------------------ figures
+
+def test_make_assets_draws_the_schedule_figures(tmp_path):
+    """The figures that need no data are drawn from the library into small PNGs; every committed
+    figure is one that tools/make_assets.py draws, under 100 KB."""
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "make_assets.py"), "--no-runs",
+                          "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "MPLBACKEND": "Agg"})
+    assert out.returncode == 0, out.stderr
+    drawn = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert drawn == ["clr_policies.png", "one_cycle.png", "seed_targets.png"]
+    for p in tmp_path.glob("*.png"):
+        head = p.read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        assert (width, height) == (440, 288) and p.stat().st_size < 100_000
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import make_assets
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for p in (ROOT / "assets").glob("*.png"):
+        assert p.stem in make_assets.FIGURES and p.stat().st_size < 100_000, p.name
