@@ -21,7 +21,8 @@ import tempfile
 import time
 
 import matplotlib.pyplot as plt
-from superconv_lib import config, sweep
+import torch
+from superconv_lib import checks, config, data, schedules, sweep
 
 print(config.report())
 config.seed_everything(0)
@@ -128,6 +129,18 @@ assert all(r["skipped"] for r in again) and elapsed < 10
 assert [r["final_accuracy"] for r in again] == [r["final_accuracy"] for r in rows]
 
 # %% [markdown]
+# **Add a row.** A changed setting is a new config, hence a new hash: append a row (here row 3 with
+# LR max 0.3) and call the sweep again. The finished rows come back from disk; only the new one trains.
+
+# %%
+mine = {**table1[2], **SHRINK, "name": "my row: 0.01-0.3", "lr_max": 0.3, "target": None}
+rows_mine = sweep.run_sweep(configs + [mine], OUT_DIR, runner=RUNNER, ray_address=RAY_ADDRESS)
+print(sweep.format_results(rows_mine))
+assert all(r["skipped"] for r in rows_mine[:-1]), "the finished rows must not train again"
+assert not rows_mine[-1]["skipped"] and rows_mine[-1]["status"] == "ok"
+assert rows_mine[-1]["lr_max"] == 0.3
+
+# %% [markdown]
 # ## 3 · Our numbers beside the seed's
 # The table above has the seed's number (`paper %`) next to ours (`ours %`, the test accuracy after
 # the last epoch — the seed reports the last epoch's validation accuracy too — and the best epoch).
@@ -215,15 +228,166 @@ panel
 #   ResNet-18 (80 %). Smith & Topin's weight-decay grid shows the regularisation balance.
 #
 # ## Exercises
-# 1. Add your own row to the grid — e.g. LR 0.01–0.3 with cyclical momentum, 10 % annealing — and
-#    run the sweep again. Only your row should train. Does it beat 0.01–0.1 in full mode?
-# 2. Switch `SMITH_GRID` to `"momentum"` (and `SMITH_VALUES` to `None`) and rerun section 5: is
-#    0.9 the best constant momentum for the 0.1–3 cycle, as in their logs (92.44 % vs 90.74 % at 0.95)?
+# 1. **A new row for Table I.** Between the seed's 0.01–0.1 rows (88 %) and its 0.1–3 row (80 %)
+#    lies an untried one. Write the config of the row `NEW_ROW` below — LR 0.01 → 0.3 → 0.01 while momentum goes
+#    0.95 → 0.85 → 0.95, 20 % of the run in the annealing phase, 60 epochs, on the seed's setup
+#    (ResNet-18 on all of CIFAR-10, batch 128, SGD, weight decay 5·10⁻⁴, no augmentation) — as the
+#    dict `my_row()` returns. Mind each key's unit (`sweep.DEFAULTS` lists them). The check builds
+#    the schedule `sweep.schedule_of` makes of your dict and compares it with `schedules.one_cycle`
+#    fed the table's columns through the mapping of section 1: the lr at the peak, then every
+#    iteration (lr and momentum), then the setup and the length.
 
 # %%
-# Self-check for exercise 1: the earlier rows come back from disk, the new one trains (once).
-mine = {**table1[2], **SHRINK, "name": "my row: 0.01-0.3", "lr_max": 0.3, "target": None}
-rows_mine = sweep.run_sweep(configs + [mine], OUT_DIR, runner=RUNNER, ray_address=RAY_ADDRESS)
-print(sweep.format_results(rows_mine))
-assert all(r["skipped"] for r in rows_mine[:-1]), "the finished rows must not train again"
-assert rows_mine[-1]["status"] == "ok" and rows_mine[-1]["lr_max"] == 0.3
+# The new row, in the columns of the seed's Table I:
+#          LR min, LR max, mom min, mom max, anneal %, epochs
+NEW_ROW = (0.01, 0.3, 0.85, 0.95, 20, 60)
+
+
+def my_row():
+    """The config (a dict of `sweep.DEFAULTS` keys) that runs NEW_ROW on the seed's setup."""
+    ### BEGIN SOLUTION
+    lr_min, lr_max, mom_min, mom_max, anneal, epochs = NEW_ROW
+    return {"name": "new row: 0.01-0.3 | 20% | 60ep", "model": "resnet18", "dataset": "cifar10",
+            "batch_size": 128, "epochs": epochs, "optimizer": "sgd", "schedule": "one_cycle",
+            "lr_min": lr_min, "lr_max": lr_max, "mom_min": mom_min, "mom_max": mom_max,
+            "anneal_pct": anneal, "weight_decay": 5e-4, "augment": None}
+    ### END SOLUTION
+
+# %%
+# Self-check: your dict's schedule against schedules.one_cycle fed the table's columns through the
+# mapping of section 1, over a run of N iterations; then the setup and the length.
+lo, hi, m_lo, m_hi, anneal, epochs = NEW_ROW
+N = 1001
+table_schedule = schedules.one_cycle_schedule(
+    N, hi, div=hi / lo, pct_start=(1 - anneal / 100) / 2, pct_anneal=anneal / 100,
+    final_div=100, moms=(m_hi, m_lo))
+peak = round((1 - anneal / 100) / 2 * (N - 1))   # the iteration where the lr tops out
+seed_setup = sweep.normalize_config({**sweep.seed_table1()[0], "epochs": epochs})
+SETTINGS = ("model", "dataset", "train_limit", "batch_size", "optimizer", "weight_decay",
+            "nesterov", "augment", "final_div", "shape", "epochs", "steps")
+
+
+def peak_lr():
+    """The lr your config trains at in the middle of its cycle."""
+    return sweep.schedule_of(my_row(), N)(peak)[0]
+
+
+def iterations_that_differ():
+    """How many of the N iterations get another (lr, momentum) than the table's."""
+    yours = sweep.schedule_of(my_row(), N)
+    return sum(any(abs(a - b) > 1e-9 * b for a, b in zip(yours(k), table_schedule(k)))
+               for k in range(N))
+
+
+def settings_that_differ():
+    """How many settings (the seed's setup and the row's length) your config gets wrong."""
+    yours = sweep.normalize_config(my_row())
+    return sum(yours[k] != seed_setup[k] for k in SETTINGS)
+
+
+checks.close(peak_lr, table_schedule(peak)[0], rel=1e-9, name="LR at the peak of the cycle",
+             hint="the peak is lr_max, reached in the middle of the cycle, which takes "
+                  "(100 − anneal %) of the run: anneal_pct is a percentage, not a fraction.")
+checks.close(iterations_that_differ, 0, rel=0, name="Iterations where your schedule differs",
+             hint="the cycle starts and ends at lr_min; momentum starts at mom_max and dips to "
+                  "mom_min at the peak, opposite to the lr.")
+checks.close(settings_that_differ, 0, rel=0, name="Settings that differ from the seed's rows",
+             hint="compare sweep.normalize_config(my_row()) with table1[0]: only the LR, momentum "
+                  "and annealing columns and the length in epochs should change.")
+
+# %% [markdown]
+# 2. **How long is a run, in iterations?** The table counts epochs; the schedule counts iterations
+#    (optimizer steps, one per batch). Write `my_iterations(cfg, n_images)`: the iterations
+#    `sweep.run_config` trains `cfg` for on `n_images` training images — `steps` when the config
+#    gives it (Smith & Topin's runs), else epochs × iterations per epoch, where an epoch is as many
+#    *full* batches as fit in the images. The check compares your count with the library's, for
+#    every config of this notebook at full size (50,000 images) and for every run it trained.
+
+# %%
+def my_iterations(cfg, n_images=50_000):
+    """Iterations (optimizer steps) the config `cfg` trains for on `n_images` training images."""
+    ### BEGIN SOLUTION
+    if cfg.get("steps") is not None:
+        return cfg["steps"]
+    per_epoch = n_images // cfg.get("batch_size", 128)   # full batches: the remainder is dropped
+    return round(cfg["epochs"] * per_epoch)
+    ### END SOLUTION
+
+# %%
+# Self-check: against the library's own count. A data.Loader's len() is the iterations per epoch
+# that sweep.run_config multiplies by the epochs; it needs the images only for their number, so
+# blank one-pixel stand-ins will do. The runs this notebook trained recorded their count.
+def library_iterations(cfg, n_images):
+    """sweep.run_config's length: `steps`, or epochs × len(data.Loader) (drop_last)."""
+    c = sweep.normalize_config(cfg)
+    if c["steps"] is not None:
+        return c["steps"]
+    blank = torch.zeros(n_images, 1, 1, 1, dtype=torch.uint8)
+    loader = data.Loader(blank, torch.zeros(n_images, dtype=torch.long), c["batch_size"],
+                         stats=((0.0,), (1.0,)))
+    return round(c["epochs"] * len(loader))
+
+
+full_size = sweep.seed_table1() + [sweep.seed_adam()] + sweep.smith_grid()
+cases = ([(c, 50_000, library_iterations(c, 50_000)) for c in full_size]
+         + [(c, c["train_limit"] or 50_000, r["iterations"])
+            for c, r in zip(configs + smith, rows + rows_s) if r["status"] == "ok"])
+
+
+def configs_that_differ():
+    """How many configs get another count from your function than from the library."""
+    return sum(my_iterations(c, n) != want for c, n, want in cases)
+
+
+checks.close(lambda: my_iterations(table1[2]), library_iterations(table1[2], 50_000), rel=0,
+             abs=0.5, name="Iterations of row 3 (0.01-0.1, 70 epochs)",
+             hint="50,000 images are not a whole number of batches of 128: the Loader drops the "
+                  "last, partial batch (drop_last), so an epoch is a whole number of iterations.")
+checks.close(configs_that_differ, 0, rel=0, name="Configs whose count differs from the library's",
+             hint="a config gives either `epochs` or `steps` (iterations); Smith & Topin's give "
+                  "steps. Runs of this notebook have n_images = train_limit.")
+
+# %% [markdown]
+# 3. **Where does the annealing phase end?** Write `my_final_lr(cfg)`: the lr of the *last*
+#    iteration of the run `cfg` describes, from the config alone, for the three kinds of run in
+#    this notebook — the Table I rows (1cycle with an annealing phase), the Adam baseline (constant)
+#    and Smith & Topin's single CLR cycle (`anneal_pct = 0`). Then compare row 6's last lr with its
+#    peak of 0.1: how many decades does one run sweep?
+
+# %%
+def my_final_lr(cfg):
+    """The lr of the run's last iteration (the end of the annealing phase, if it has one)."""
+    ### BEGIN SOLUTION
+    if cfg.get("schedule", "one_cycle") == "constant":
+        return cfg["lr_max"]                          # Adam's baseline: no cycle, no annealing
+    if cfg.get("anneal_pct", 10.0) == 0:
+        return cfg["lr_min"]                          # one CLR cycle: back where it started
+    return cfg["lr_min"] / cfg.get("final_div", 100.0)   # annealing: lr_min / final_div
+    ### END SOLUTION
+
+# %%
+# Self-check: against the last iteration of sweep.schedule_of, for the eight Table I rows, the
+# Adam baseline and Smith & Topin's run.
+runs = sweep.seed_table1() + [sweep.seed_adam()] + sweep.smith_grid(values=[1e-4])
+
+
+def configs_with_another_final_lr():
+    """How many of the runs end at another lr than your function says."""
+    wrong = 0
+    for c in runs:
+        last = sweep.schedule_of(c, 1000)(999)[0]
+        wrong += abs(my_final_lr(c) - last) > 1e-6 * last
+    return wrong
+
+
+checks.close(configs_with_another_final_lr, 0, rel=0, name="Runs whose last lr you got wrong",
+             hint="look at the end of each curve in section 1's schedule plot and at the mapping: "
+                  "how far below lr_min does the annealing phase go? A run with anneal_pct = 0 has "
+                  "no annealing phase; a constant schedule never moves.")
+
+# %% [markdown]
+# ### More to try (no self-check)
+# - Run your row: add `{**my_row(), **SHRINK}` to `configs` and call `sweep.run_sweep` again —
+#   only your row trains. In full mode on a GPU: does 0.01–0.3 beat 0.01–0.1 (88.13 %)?
+# - Switch `SMITH_GRID` to `"momentum"` (and `SMITH_VALUES` to `None`) and rerun section 5: is 0.9
+#   the best constant momentum for the 0.1–3 cycle, as in their logs (92.44 % vs 90.74 % at 0.95)?
