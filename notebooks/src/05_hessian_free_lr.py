@@ -19,7 +19,7 @@
 import math
 
 import numpy as np
-from superconv_lib import config, data, hessian, plots
+from superconv_lib import checks, config, data, hessian, plots
 
 print(config.report())
 config.seed_everything(0)
@@ -110,10 +110,11 @@ assert est[0] < 0.3 and abs(est[-1] - 1 / min(CURV)) < 0.05 and np.all(np.diff(e
 
 # %% [markdown]
 # ## What momentum and weight decay do to it
-# **Weight decay** $\lambda$ adds $\lambda\theta$ to the gradient, i.e. $\lambda$ to every
-# curvature: the estimate becomes $1/(a+\lambda)$. With $\lambda = 5\cdot10^{-4}$ that is invisible
-# unless $a$ is tiny — but in a batch-normalised network the loss is flat along the norm of each
-# layer's weights, and there weight decay is the only curvature.
+# **Weight decay** $\lambda$ adds $\lambda\theta$ to the gradient, so SGD no longer steps by
+# $\epsilon\,a\theta$ but by $\epsilon\,(a+\lambda)\,\theta$ — and the estimate only sees the steps.
+# What it then reads is exercise 2; the cell below shows one case. It matters in a batch-normalised
+# network: the loss is flat along the norm of each layer's weights, and there weight decay is the
+# only curvature.
 #
 # **Momentum** $\mu$ breaks the assumption $\theta_{i+1}-\theta_i = -\epsilon\nabla f(\theta_i)$.
 # On the quadratic the iterates move as $r^k$ with $r^2 - (1+\mu-\epsilon a)\,r + \mu = 0$, and the
@@ -146,11 +147,12 @@ ax.set(xlabel="iteration", ylabel="learning rate", yscale="log",
 ax.legend()
 print(f"momentum {MU}: median estimate {np.median(est_m):.4f}; sqrt(lr/a) = {math.sqrt(LR_M / A_M):.4f}; "
       f"1/a = {1 / A_M}")
-print(f"weight decay 0.01 on a = 0.01: estimate {est_wd:.4f} = 1/(a + λ) = {1 / 0.02:.4f}")
+print(f"weight decay 0.01 on a = 0.01: estimate {est_wd:.4f}, not 1/a = {1 / 0.01:g} "
+      "(exercise 2: why?)")
 
 # %%
 assert abs(np.median(est_m) / math.sqrt(LR_M / A_M) - 1) < 0.05
-assert abs(est_wd - 1 / 0.02) < 1e-6
+assert abs(est_wd - 50) < 1e-6      # exercise 2 checks the general rule
 slow = hessian.quadratic_trajectory(0.002, 1.0, 0.1, steps=600, momentum=MU)   # εa ≪ (1-√μ)²
 assert abs(hessian.estimate(slow[-3], slow[-2], slow[-1], 0.1) / ((1 - MU) / 0.002) - 1) < 0.05
 
@@ -211,7 +213,7 @@ assert implied[cyc.label] < implied[const.label]
 # the standard run. (Their released script computes it offline, from Caffe snapshots saved 10
 # iterations apart — `gap=10` in `HessianFreeLR` — with the lr fixed at the run's 0.35 and the
 # average started at 0.1; here it is measured during training from consecutive iterates, as the
-# paper's formula states, so magnitudes need not match exactly — exercise 2 shows why.)
+# paper's formula states, so magnitudes need not match exactly — exercise 3 shows why.)
 #
 # Quick mode stands in a ResNet-8 on 1,000 images for 100 iterations at batch 50; full mode runs
 # the paper's setting.
@@ -269,8 +271,9 @@ panel({"mnist": mnist, "cifar10": cifar}, steps=CIFAR_STEPS,
 #   consecutive weight snapshots, $\epsilon^* = \epsilon\,\Sigma|\theta_{i+1}-\theta_i| /
 #   \Sigma|2\theta_{i+1}-\theta_i-\theta_{i+2}|$. No Hessian, no extra passes.
 # - On a quadratic with plain SGD it is exactly $1/a$, and between $1/a_\max$ and $1/a_\min$ with
-#   several curvatures. Weight decay adds $\lambda$ to the curvature; heavy-ball momentum turns it
-#   into $\approx\sqrt{\epsilon/a}$ (oscillating), so a larger lr raises it by itself.
+#   several curvatures. Weight decay changes the curvature it sees (exercise 2); heavy-ball
+#   momentum turns it into $\approx\sqrt{\epsilon/a}$ (oscillating), so a larger lr raises it by
+#   itself.
 # - In the networks, the estimate under a large-lr cycle stays well above the one under a
 #   standard schedule — more than the $\sqrt\epsilon$ effect explains: the large lr keeps the
 #   weights in flatter regions.
@@ -283,32 +286,112 @@ panel({"mnist": mnist, "cifar10": cifar}, steps=CIFAR_STEPS,
 # CPU) shows the same ordering: the cycle's estimate several times the constant run's.
 #
 # ## Exercises
-# 1. SGD with lr 0.05 on $f = 10\,\theta^2/2$: what does the estimate read without momentum, and
-#    around which value does it oscillate with momentum 0.9? Put them in `my_plain`, `my_momentum`.
-# 2. Smith's released scripts compare snapshots saved 10 iterations apart, not consecutive
-#    iterates (`HessianFreeLR(every=10, gap=10)`). On the quadratic of exercise 1 without momentum,
-#    what does the formula give for three iterates 10 steps apart, $\theta_0, \theta_{10},
-#    \theta_{20}$, using $\epsilon = 0.05$? (Hint: $\theta_{10} = (1-\epsilon a)^{10}\theta_0$.)
-#    Put it in `my_gap10`.
+# 1. **Write the estimate yourself.** Complete `my_estimate(theta0, theta1, theta2, lr)`: three
+#    consecutive iterates (1-D float64 tensors holding all the weights) and the lr ε of the two
+#    steps between them in, the Hessian-free optimal lr $\epsilon^*$ out (a number), from the
+#    formula at the top. The check tries it on $f = a\theta^2/2$, where the answer must be $1/a$
+#    whatever the lr, then on a 3-D quadratic and on random snapshots against `hessian.estimate`.
 
 # %%
-my_plain, my_momentum = None, None     # exercise 1
-my_gap10 = None                        # exercise 2
+def my_estimate(theta0, theta1, theta2, lr):
+    """Smith & Topin's Hessian-free optimal lr ε* from three consecutive iterates trained at lr."""
+    ### BEGIN SOLUTION
+    step = (theta1 - theta0).abs().sum()                  # Σ|θ_{i+1} − θ_i|
+    change = (2 * theta1 - theta0 - theta2).abs().sum()   # Σ|2θ_{i+1} − θ_i − θ_{i+2}|
+    return lr * float(step / change)
+    ### END SOLUTION
 
-# Self-check: run this cell after filling in your answers.
-t_plain = hessian.quadratic_trajectory(10.0, 1.0, 0.05, steps=200)
-t_mom = hessian.quadratic_trajectory(10.0, 1.0, 0.05, steps=400, momentum=0.9)
-answers = [
-    ("exercise 1 (no momentum)", my_plain, hessian.estimate(t_plain[5], t_plain[6], t_plain[7], 0.05), 1e-3),
-    ("exercise 1 (momentum 0.9)", my_momentum,
-     float(np.median([hessian.estimate(t_mom[i], t_mom[i + 1], t_mom[i + 2], 0.05) for i in range(398)])), 0.01),
-    ("exercise 2 (gap 10)", my_gap10, hessian.estimate(t_plain[0], t_plain[10], t_plain[20], 0.05), 1e-3),
-]
-for name, mine, want, tol in answers:
-    if mine is None:
-        print(f"{name}: not answered yet")
-    else:
-        print(f"{name}: {'correct' if abs(mine - want) <= tol else 'not yet - try again'}")
-# the answers, checked against the formulas (so this cell fails if the library ever drifts)
-assert abs(answers[0][2] - 0.1) < 1e-9 and abs(answers[1][2] - math.sqrt(0.05 / 10)) < 0.005
-assert abs(answers[2][2] - 0.05 / (1 - 0.5 ** 10)) < 1e-9
+# %%
+checks.hessian_estimate(my_estimate)
+
+# %% [markdown]
+# 2. **Predict it with weight decay.** SGD with weight decay $\lambda$ on $f = a\theta^2/2$ (no
+#    momentum): write out $\theta_{i+1}$ from $\theta_i$ as in the quadratic check above, then put
+#    the three iterates into the formula. Complete `my_wd_estimate(a, weight_decay)` returning
+#    what the estimate reads. Then try $a = 10^{-6}$ (a direction where the loss is almost flat,
+#    like the norm of a batch-normalised layer's weights) with the CIFAR preset's
+#    $\lambda = 10^{-4}$: what caps the estimate along such directions? The check runs
+#    `torch.optim.SGD` (`hessian.quadratic_trajectory`) on four quadratics, that one included,
+#    and compares your prediction with `hessian.estimate` of its iterates.
+
+# %%
+def my_wd_estimate(a, weight_decay):
+    """The estimate ε* under plain SGD with weight decay `weight_decay` on f = a·θ²/2."""
+    ### BEGIN SOLUTION
+    return 1 / (a + weight_decay)    # the gradient is (a + λ)·θ: the curvature the steps see
+    ### END SOLUTION
+
+# %%
+def worst_weight_decay_error():
+    """Largest |your prediction / measured estimate − 1| over four quadratics (SGD + weight decay)."""
+    worst = 0.0
+    for a, lam, lr in ((0.05, 0.02, 0.3), (3.0, 0.5, 0.1), (4.0, 5e-4, 0.01),
+                       (1e-6, hessian.PRESETS["cifar10"]["weight_decay"], 1.0)):
+        iterates = hessian.quadratic_trajectory(a, 1.0, lr, steps=3, weight_decay=lam)
+        measured = hessian.estimate(iterates[1], iterates[2], iterates[3], lr)
+        worst = max(worst, abs(my_wd_estimate(a, lam) / measured - 1))
+    return worst
+
+
+checks.close(worst_weight_decay_error, 0.0, rel=0, abs=1e-6,
+             name="Largest relative error of your weight-decay prediction",
+             hint="torch's SGD adds λ·θ to the gradient a·θ before the step: write θ_{i+1} as "
+                  "(1 − ε·something)·θ_i and redo the quadratic check's algebra.")
+
+# %% [markdown]
+# 3. **Snapshots 10 iterations apart.** Smith's released scripts compare snapshots saved `gap`
+#    iterations apart, not consecutive iterates (`HessianFreeLR(every=10, gap=10)`), and still
+#    multiply by the lr of one step. On $f = a\theta^2/2$ with plain SGD at lr $\epsilon$,
+#    $\theta_k = (1-\epsilon a)^k\theta_0$. Complete `my_gap_estimate(a, lr, gap)`: what the
+#    formula gives for $\theta_0, \theta_{gap}, \theta_{2\,gap}$ with $\epsilon$ = `lr`. Then
+#    compare `my_gap_estimate(10, 0.05, 10)` with $1/a$ and with the lr: which does a large gap
+#    read? (This is why the CIFAR magnitudes need not match the paper's.)
+
+# %%
+def my_gap_estimate(a, lr, gap):
+    """The formula ε·Σ|θ_g − θ_0| / Σ|2θ_g − θ_0 − θ_2g| for SGD at lr on f = a·θ²/2."""
+    ### BEGIN SOLUTION
+    r = (1 - lr * a) ** gap          # θ_gap = r·θ_0 and θ_2gap = r²·θ_0
+    return lr / (1 - r)              # ε·|r − 1| / |2r − 1 − r²| = ε / (1 − r)
+    ### END SOLUTION
+
+# %%
+def worst_gap_error():
+    """Largest |your value / hessian.estimate of SGD iterates − 1| over four (a, lr, gap)."""
+    worst = 0.0
+    for a, lr, gap in ((10.0, 0.05, 10), (4.0, 0.1, 1), (0.5, 0.2, 10), (2.0, 0.01, 5)):
+        iterates = hessian.quadratic_trajectory(a, 1.0, lr, steps=2 * gap)
+        measured = hessian.estimate(iterates[0], iterates[gap], iterates[2 * gap], lr)
+        worst = max(worst, abs(my_gap_estimate(a, lr, gap) / measured - 1))
+    return worst
+
+
+checks.close(worst_gap_error, 0.0, rel=0, abs=1e-6,
+             name="Largest relative error of your gap formula",
+             hint="with r = (1 − ε·a)**gap the snapshots are θ_0, r·θ_0 and r²·θ_0; with gap = 1 "
+                  "your formula must give 1/a.")
+
+# %% [markdown]
+# 4. **Read the paper's figure off your runs.** From the CIFAR-10 runs above (`cifar_runs`), how
+#    many times larger is the highest smoothed estimate of the 1cycle run than that of the
+#    constant-lr run, both after iteration `BURN_IN` (the ranges the CIFAR cell printed)? Return
+#    it from `my_ratio()` — computed from the runs (`HessianFreeLR.range`) or read off the
+#    printout. Then compare it with $\sqrt{3/0.35} \approx 2.9$, what the $\sqrt\epsilon$ effect of
+#    momentum alone would give for these two peak lrs: is the large-lr run's path flatter?
+
+# %%
+def my_ratio():
+    """Peak smoothed estimate after BURN_IN: 1cycle run / constant-lr run (CIFAR-10 above)."""
+    ### BEGIN SOLUTION
+    peak = {name.split()[0]: est.range(after=BURN_IN)[1] for name, est in cifar_runs.items()}
+    return peak["1cycle"] / peak["constant"]
+    ### END SOLUTION
+
+# %%
+# The reference is read from the same two runs' records.
+late_peaks = {name.split()[0]: np.nanmax(est.smoothed[est.steps >= BURN_IN])
+              for name, est in cifar_runs.items()}
+checks.close(my_ratio, late_peaks["1cycle"] / late_peaks["constant"], rel=0.05,
+             name="1cycle / standard estimate",
+             hint="take the highest *smoothed* estimate (not the raw dots) at iterations >= "
+                  "BURN_IN of each run, then divide the 1cycle one by the constant one.")
