@@ -195,7 +195,17 @@ def _answer(answer: Any, *args: Any) -> Any:
 
 
 def _fmt(x: float) -> str:
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"          # counts of iterations read as whole numbers
     return f"{x:.4g}"
+
+
+def _tolerance(rel: float, abs_: float) -> str:
+    if rel == 0 and abs_ == 0:
+        return "exactly"
+    parts = ([f"{rel:.3g}" if rel < 0.01 else f"{rel:.0%}"] if rel else []) + \
+        ([f"±{abs_:.3g}"] if abs_ else [])
+    return "within " + " or ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +227,7 @@ def close(answer: Any, reference: float, *, rel: float = 0.05, abs: float = 0.0,
         ref = float(reference)
         ok = math.isclose(value, ref, rel_tol=rel, abs_tol=abs)
         if ok:
-            return _report(Result(name, True, f"{_fmt(value)} is right (within {rel:.0%})."))
+            return _report(Result(name, True, f"{_fmt(value)} is right ({_tolerance(rel, abs)})."))
         side = "too high" if value > ref else "too low" if value < ref else "not a number"
         return _report(Result(name, False, f"{_fmt(value)} is {side}.",
                               hint or "recompute it step by step from the formula above."))
