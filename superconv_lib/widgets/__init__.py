@@ -1,7 +1,7 @@
 """ipywidgets panels for the notebooks: thin layers over the same functions a cell calls.
 
 Each notebook's panel lives in its own small module here (``range_test``, ``cyclical``,
-``one_cycle``, ``indicator``, ``hessian``) and is built from the pieces in ``_base``: controls, a
+``one_cycle``, ``indicator``, ``hessian``, ``sweep``) and is built from the pieces in ``_base``: controls, a
 Run button, and an ``Output`` the figure is redrawn into. Nothing is computed in a widget that a
 cell could not compute by calling the library directly.
 """

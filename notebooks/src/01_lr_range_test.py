@@ -1,0 +1,345 @@
+# %% [markdown]
+# # 01 · The LR range test
+# **What you will learn:**
+# - what the *LR range test* is (Smith 2015, *Cyclical Learning Rates for Training Neural
+#   Networks*, §3.3) and why its loss curve is flat, then falls, then explodes;
+# - how to read it, and why the usual automatic suggestions (`steepest`, `valley`, `min/10`)
+#   disagree;
+# - Smith's own, **accuracy-based** version, which gives the two bounds of a cyclical schedule;
+# - what the smoothing β and the batch size do to the curve.
+#
+# **Run time:** full mode ≈ 2–3 min on one GPU (measured time to be recorded when run on a GPU)
+# · quick mode (`SUPERCONV_QUICK=1`) ≈ 1 min on 2 CPU cores.
+#
+# ← previous: [course map](../README.md) · next: [02 · Cyclical learning rates](02_cyclical_lr.ipynb) →
+
+# %%
+# Setup: everything comes from the shared library; nothing is re-implemented in a cell.
+import copy
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from superconv_lib import checks, config, data, lr_finder, models, plots, train
+
+print(config.report())
+config.seed_everything(0)
+
+# %% tags=["parameters"]
+# Parameters (papermill can inject these). Quick mode shrinks everything to a CPU minute.
+QUICK = config.quick()
+MNIST_LIMIT = 2000 if QUICK else None     # MNIST training images; None = all 60,000
+MNIST_TEST = 500 if QUICK else 2000       # held-out images for the accuracy test
+BATCH = 64                                # Caffe's LeNet batch size
+FIT_STEPS = 120 if QUICK else 600         # the short training runs that check the suggestions
+LINEAR_END = 0.15 if QUICK else 0.2       # Smith's linear sweep for LeNet: 0 -> LINEAR_END
+ACC_ITER = 100 if QUICK else 300          # iterations of the accuracy-based sweep
+EVAL_EVERY = 5 if QUICK else 10           # iterations between accuracy points
+BATCH_SIZES = (16, 64, 256) if QUICK else (64, 256, 1024)
+CIFAR_MODEL = "resnet8" if QUICK else "resnet20"
+CIFAR_LIMIT = 2000 if QUICK else None     # CIFAR-10 training images; None = all 50,000
+CIFAR_TEST = 500 if QUICK else 2000
+CIFAR_BATCH = 32 if QUICK else 128
+CIFAR_AUGMENT = None if QUICK else "crop+flip"   # few iterations learn faster without it
+CIFAR_ITER = 100 if QUICK else 400
+
+# %% [markdown]
+# ## The test in one formula
+# Train a fresh network for $N$ iterations (mini-batches) while the learning rate *rises* every
+# iteration, and record the training loss. fastai's `lr_find` sweeps geometrically, Smith's paper
+# linearly:
+#
+# $$\text{exp:}\quad \eta_i = \eta_{\text{start}}\left(\frac{\eta_{\text{end}}}{\eta_{\text{start}}}\right)^{i/(N-1)}
+# \qquad\qquad \text{linear:}\quad \eta_i = \eta_{\text{start}} + (\eta_{\text{end}}-\eta_{\text{start}})\,\frac{i}{N-1}$$
+#
+# The geometric sweep spends equally many iterations on every decade; the default
+# $10^{-7}\to 10$ in 100 iterations multiplies the lr by $10^{8/99}\approx 1.2$ per iteration,
+# about 12 iterations per decade. Why the curve has three parts follows from one SGD step
+# $\theta' = \theta - \eta g$ and a second-order Taylor expansion with Hessian $H$:
+#
+# $$L(\theta') \approx L(\theta) - \eta\,\lVert g\rVert^2 + \tfrac{\eta^2}{2}\, g^\top H g .$$
+#
+# - **too small**: the first-order gain $\eta\lVert g\rVert^2$ is negligible over a few iterations:
+#   the curve is flat at the initial loss ($\ln 10 \approx 2.30$ for 10 classes);
+# - **productive**: the gain grows with $\eta$, so the loss falls faster and faster;
+# - **too large**: once $\eta > 2\lVert g\rVert^2/g^\top H g$ the quadratic term wins, each step
+#   overshoots the valley it is in, the loss rises, and the overshoot compounds: it explodes.
+#
+# The test stops when the smoothed loss exceeds 4× its best value (or becomes NaN). One caveat
+# to keep in mind: every point is taken at a *different stage of training*; the curve mixes "this
+# lr is good" with "the network has learnt something by now". Read its shape, not its exact values.
+#
+# The library call is `lr_finder.range_test(model, loader)`; here it is with all its defaults, on
+# Caffe's LeNet and MNIST (pixels scaled to [0, 1] as in Caffe, like notebooks 02 and 03, so the
+# learning rates are comparable).
+
+# %%
+x_train, y_train = data.load("mnist", "train", limit=MNIST_LIMIT)
+x_test, y_test = data.load("mnist", "test", limit=MNIST_TEST)
+loader = data.Loader(x_train, y_train, batch_size=BATCH, stats=((0.0,), (1.0,)))
+
+model = models.lenet()
+before = copy.deepcopy(model.state_dict())
+rt = lr_finder.range_test(model, loader)          # every default: exp sweep 1e-7 -> 10, 100 it.
+print(rt.summary())
+
+# %%
+rt.plot();
+
+# %%
+# Sanity checks that can fail. The test trained the model for dozens of iterations, yet every
+# parameter and buffer is back to its value before the test (restored in memory, no files):
+after = model.state_dict()
+assert all(torch.equal(before[k], after[k]) for k in before), "the model was not restored"
+assert loader.epoch == 0, "the loader's epoch counter (its shuffling order) was not restored"
+# the curve has its three parts: it diverged, and fell below the initial loss before that
+assert rt.diverged and rt.lrs[-1] < 10, rt.stop_reason
+assert rt.smoothed.min() < rt.smoothed[0] - 0.05, rt.smoothed.min()
+suggestions = rt.suggestions()
+assert all(1e-7 < v < rt.lrs[-1] for v in suggestions.values()), suggestions
+
+# %% [markdown]
+# ## Reading the curve, and why the suggestions disagree
+# Every rule reads the **smoothed** loss $s_i$ against $\log_{10}\eta_i$ (the x-axis of the plot),
+# skipping the first $N/10$ iterations (the average is still settling) and the last 5 before a
+# divergence:
+#
+# | rule | definition | what it assumes |
+# |---|---|---|
+# | `steepest` | $\arg\min_i\, \mathrm{d}s/\mathrm{d}\log_{10}\eta$ | the fastest fall per factor of lr is the best lr; a derivative of a noisy curve, so noisy itself |
+# | `valley` (fastai's default) | the longest run of ever-lower losses; the point about half-way along it | the flat part is noise, so the run starts where the loss really starts to fall |
+# | `min_div_10` | $\eta_{\arg\min s}/10$ | the minimum sits at the edge of stability: back off by a decade |
+#
+# They answer different questions, so they can differ by more than a decade. `valley`'s "run" is
+# a *subsequence*: it may skip points. On LeNet's long plateau such a chain of ever-lower losses
+# threads through the tiny wiggles of the smoothed loss from deep inside the plateau, so "half-way
+# along it" lands well before the real fall. The only way to know which rule is right *for your
+# budget* is to train with them. A short run with each
+# (same initial weights: the range test left `model` untouched), plus `min_div_10` divided by
+# another 10. One more difference between the test and training: during the sweep the network
+# reached each lr *after* all the smaller ones, a built-in warm-up; a constant lr has none, so a
+# suggestion close to the cliff can diverge when used from the first iteration.
+
+# %%
+picks = {name: lr for name, lr in suggestions.items() if lr is not None}
+picks["min_div_10 / 10"] = suggestions["min_div_10"] / 10
+runs = {}
+for name, lr in picks.items():
+    config.seed_everything(0)
+    try:
+        runs[f"{name} ({lr:.2g})"] = train.fit(
+            copy.deepcopy(model), loader, steps=FIT_STEPS, lr=lr, eval_data=(x_test, y_test),
+            eval_every=FIT_STEPS // 4, label=name)
+    except train.TrainingDiverged as e:
+        print(f"{name} ({lr:.2g}): diverged at iteration {e.step} - too close to the cliff for a "
+              "constant lr without warm-up")
+plots.compare(runs, x="step", title=f"LeNet, {FIT_STEPS} iterations at a constant lr")
+print(train.compare(runs))
+
+# %%
+# The suggested lr trains: min_div_10 beats the same rule 10x smaller in the same budget.
+acc = {h.label: h.final_accuracy for h in runs.values()}
+assert acc["min_div_10"] > acc["min_div_10 / 10"], acc
+assert max(acc.values()) > 0.85, acc
+
+# %% [markdown]
+# ## Smoothing: what β does
+# The raw loss of one mini-batch is noisy, so the test smooths it with an exponential moving
+# average and removes the average's bias towards its starting value 0 (as Adam does):
+#
+# $$a_i = \beta\,a_{i-1} + (1-\beta)\,L_i,\quad a_{-1}=0,\qquad s_i = \frac{a_i}{1-\beta^{\,i+1}} .$$
+#
+# The average spans about $1/(1-\beta)$ iterations: 50 for fastai's β = 0.98. At 12 iterations per
+# decade that is four decades of learning rate! Anything that happens faster — like the dip right
+# before the cliff — is flattened and delayed. The same raw losses, smoothed four ways
+# (`lr_finder.ema`), and what each rule suggests on them:
+
+# %%
+betas = (0.0, 0.9, 0.98, 0.995)
+fig, axes = plots.new_axes(1, width=7)
+ax = axes[0]
+for i, beta in enumerate(betas):
+    smoothed = lr_finder.ema(rt.losses, beta)
+    ax.plot(rt.lrs, smoothed, color=f"C{i}", lw=1.2 if beta else 0.6,
+            label=f"β = {beta} (window ≈ {1 / (1 - beta):.0f} it.)")
+ax.set(xscale="log", ylim=(0, 3.5), xlabel="learning rate (log scale)",
+       ylabel="training loss (cross-entropy)", title="The same range test, smoothed four ways")
+ax.grid(alpha=0.3)
+ax.legend()
+plt.show()
+by_beta = {beta: lr_finder.RangeTest.from_curve(rt.lrs, rt.losses, smooth=beta,
+                                                stop_step=rt.stop_step, num_iter=rt.num_iter)
+           for beta in betas}
+for beta, r in by_beta.items():
+    print(f"β = {beta:<5}  lowest smoothed loss {r.smoothed[:-5].min():.3f}  " +
+          "  ".join(f"{k} {v:.2g}" for k, v in r.suggestions().items() if v is not None))
+
+# %%
+# Heavier smoothing hides the dip: the lowest smoothed loss rises with β.
+lows = [r.smoothed[:-5].min() for r in by_beta.values()]
+assert lows[0] < lows[1] < lows[2] < lows[3], lows
+
+# %% [markdown]
+# Rule of thumb: keep the window $1/(1-\beta)$ well below the iterations per decade, or sweep
+# more iterations. With the default 100 iterations over 8 decades, β ≈ 0.9 keeps more of the dip;
+# fastai's 0.98 suits longer sweeps (or narrower ranges). The divergence stop also uses the smoothed
+# loss, so a heavier β stops a few iterations later.
+#
+# ## Smith's version: accuracy on held-out data
+# Smith (2015, §3.3) sweeps **linearly** from 0 and watches the **accuracy** on held-out data: the
+# lr where accuracy starts to rise is a good lower bound `base_lr` of a cyclical schedule, and the
+# lr where it stops rising, turns ragged or falls is a good upper bound `max_lr` (notebook 02 uses
+# these bounds). Accuracy on held-out data measures what we care about directly, and it shows
+# where training stops *helping*, not only where it blows up. `metric="accuracy"` evaluates every
+# `eval_every` iterations and records `(step, lr, loss, accuracy)`; `acc_bounds` reads it:
+# `base_lr` at the first point above 10 % of the accuracy's rise, `max_lr` at its running best
+# just before the first drop of more than 10 % of the rise. The same run, loss on the left and
+# accuracy on the right:
+
+# %%
+config.seed_everything(0)
+rt_acc = lr_finder.range_test(models.lenet(), loader, mode="linear", start_lr=0.0,
+                              end_lr=LINEAR_END, num_iter=ACC_ITER, metric="accuracy",
+                              eval_data=(x_test, y_test), eval_every=EVAL_EVERY)
+print(rt_acc.summary())
+fig, (ax_loss, ax_acc) = plots.new_axes(2)
+rt_acc.plot(ax=ax_loss, what="loss")
+rt_acc.plot(ax=ax_acc, what="accuracy")
+plt.show()
+
+# %%
+base_lr, max_lr = rt_acc.suggestions()["acc_bounds"]
+best = max(rt_acc.eval_points, key=lambda p: p.accuracy)
+assert 0 < base_lr < max_lr <= rt_acc.lrs[-1], (base_lr, max_lr)
+assert best.accuracy > 0.5, best                       # LeNet learns during the sweep
+steps = [p.step for p in rt_acc.eval_points]           # one point every EVAL_EVERY iterations
+assert steps[:3] == [EVAL_EVERY, 2 * EVAL_EVERY, 3 * EVAL_EVERY], steps
+assert all(p.lr == rt_acc.lrs[p.step - 1] for p in rt_acc.eval_points)
+print(f"Smith's bounds for a cyclical schedule: base_lr ≈ {base_lr:.3g}, max_lr ≈ {max_lr:.3g}")
+
+# %% [markdown]
+# The two curves tell a consistent story: accuracy climbs while the loss falls and collapses
+# when the loss explodes. But they are read differently: on the loss curve you look for the
+# steepest fall; on the accuracy curve for the *plateau* — the largest lr that still trains well.
+# That is what a cyclical or 1cycle schedule wants as `max_lr`.
+#
+# ## Batch size
+# A mini-batch gradient is the full gradient plus noise whose standard deviation shrinks like
+# $1/\sqrt{B}$. Smith & Le (2018) summarise SGD's noise by the *noise scale*
+# $g \approx \eta N / B$ ($N$ training images): doubling the batch halves the noise at a given
+# lr. In a range test this shows as a less ragged raw curve. Where the cliff sits depends on the
+# curvature $H$ as well, so it need not move much in a short test. The same test at three batch
+# sizes:
+
+# %%
+bs_tests = {}
+fig, axes = plots.new_axes(1, width=7)
+for i, bs in enumerate(BATCH_SIZES):
+    config.seed_everything(0)
+    bs_loader = data.Loader(x_train, y_train, batch_size=bs, stats=((0.0,), (1.0,)))
+    bs_tests[bs] = lr_finder.range_test(models.lenet(), bs_loader)
+    bs_tests[bs].plot(ax=axes[0], label=f"batch {bs}", color=f"C{i}", suggestions=False)
+plt.show()
+for bs, r in bs_tests.items():
+    flat = r.losses[: r.num_iter // 3]          # the flat start: lr < 1e-4, pure noise
+    print(f"batch {bs:>4}: raw-loss noise (std on the flat part) {np.std(flat):.4f}, "
+          f"stopped at lr {r.lrs[-1]:.3g}, min_div_10 {r.suggestions()['min_div_10']:.2g}")
+
+# %%
+noise = [np.std(r.losses[: r.num_iter // 3]) for r in bs_tests.values()]
+assert noise[0] > 2 * noise[-1], noise        # 16x the batch: about 4x less noise
+assert all(r.diverged for r in bs_tests.values())
+
+# %% [markdown]
+# ## CIFAR-10 and a ResNet
+# Now a network with batch normalisation: He et al.'s CIFAR ResNet (ResNet-20 in full mode; the
+# 8-layer version on 2,000 images in quick mode), batch 128 (32 in quick mode), swept from
+# $10^{-4}$ to 10 while test accuracy is recorded as well. Batch norm keeps each layer's
+# activations at unit scale whatever the weights do, which makes the network tolerate much larger
+# learning rates than LeNet: compare where each curve stops. That tolerance is the door to
+# super-convergence (notebooks 03 and 04). *Quick mode sees a few epochs of 2,000 images, so its
+# curve is noisy and its accuracy low; full mode runs the real thing.*
+
+# %%
+cx_train, cy_train = data.load("cifar10", "train", limit=CIFAR_LIMIT)
+cx_test, cy_test = data.load("cifar10", "test", limit=CIFAR_TEST)
+cifar_loader = data.Loader(cx_train, cy_train, batch_size=CIFAR_BATCH, augment=CIFAR_AUGMENT)
+config.seed_everything(0)
+cifar_model = models.build(CIFAR_MODEL)
+cifar_before = copy.deepcopy(cifar_model.state_dict())
+rt_cifar = lr_finder.range_test(cifar_model, cifar_loader, start_lr=1e-4, num_iter=CIFAR_ITER,
+                                eval_data=(cx_test, cy_test), eval_every=CIFAR_ITER // 10)
+print(rt_cifar.summary())
+rt_cifar.plot();
+
+# %%
+assert all(torch.equal(v, cifar_model.state_dict()[k]) for k, v in cifar_before.items())
+assert rt_cifar.smoothed.min() < rt_cifar.smoothed[0] - 0.05, rt_cifar.smoothed.min()
+# batch norm: the ResNet is still going where LeNet had long diverged
+assert rt_cifar.lrs[-1] > 2 * rt.lrs[-1], (rt_cifar.stop_reason, rt.stop_reason)
+
+# %% [markdown]
+# ### Try it yourself
+# Choose the data/model, the sweep (start and end lr, iterations, exp or linear), the metric, β
+# and the batch size: the sweep redraws at once, and **Run** runs `lr_finder.range_test` — the
+# same call as above — and plots the curve with its suggestions. Try β = 0.9 vs 0.995, or a
+# linear sweep with the accuracy metric. (Widgets do nothing when the notebook runs headless,
+# hence the direct calls above.)
+
+# %% tags=["nbval-ignore-output"]
+from superconv_lib.widgets.range_test import range_test_panel
+
+range_test_panel({
+    "MNIST / LeNet": (models.lenet, loader, (x_test, y_test)),
+    f"CIFAR-10 / {CIFAR_MODEL}": (lambda: models.build(CIFAR_MODEL), cifar_loader,
+                                  (cx_test, cy_test)),
+})
+
+# %% [markdown]
+# ## What you saw
+# - The range test is a short run with a rising lr. Its loss curve is flat (lr too small), falls
+#   (the first-order gain $\eta\lVert g\rVert^2$ grows), then explodes (the curvature term
+#   $\tfrac{\eta^2}{2}g^\top Hg$ wins).
+# - `steepest`, `valley` and `min_div_10` read different features of that curve and can disagree
+#   by a decade or more; a short training run is the arbiter.
+# - The EMA smoothing has a window of $1/(1-\beta)$ iterations: too heavy for the sweep and it
+#   erases the very dip you are looking for.
+# - Smith's accuracy test reads a plateau rather than a slope and gives `base_lr` and `max_lr`
+#   for the cyclical schedules of notebook 02.
+# - Larger batches give a smoother curve; batch norm lets a ResNet survive far larger lrs.
+# - The test leaves the model, the optimizer and the data order exactly as it found them.
+#
+# ## Exercises
+# 1. **Read max_lr yourself.** Write `my_max_lr(test)` that returns the lr at which the accuracy
+#    of `test` (a `RangeTest` with `eval_points`) peaks. The check compares it with Smith's
+#    `max_lr` from `acc_bounds`, within a factor of 3.
+
+# %%
+def my_max_lr(test):
+    """The learning rate where the held-out accuracy of the range test `test` peaks."""
+    ### BEGIN SOLUTION
+    best = max(test.eval_points, key=lambda p: p.accuracy)
+    return best.lr
+    ### END SOLUTION
+
+# %%
+checks.range_test_reading(my_max_lr, rt_acc, rule="acc_max")
+
+# %% [markdown]
+# 2. **Write the steepest-slope rule.** `my_steepest(test)` returns the lr where the smoothed loss
+#    `test.smoothed` falls fastest per decade of lr: drop the first `test.num_iter // 10` points
+#    and, if `test.diverged`, the last 5; take the slope against `np.log10(test.lrs)`
+#    (`np.gradient` accepts the x-coordinates as its second argument).
+
+# %%
+def my_steepest(test):
+    """The lr of the most negative d(smoothed loss)/d(log10 lr) of the range test `test`."""
+    ### BEGIN SOLUTION
+    end = len(test.lrs) - (5 if test.diverged else 0)
+    lrs, loss = test.lrs[test.num_iter // 10:end], test.smoothed[test.num_iter // 10:end]
+    slope = np.gradient(loss, np.log10(lrs))
+    return lrs[np.argmin(slope)]
+    ### END SOLUTION
+
+# %%
+checks.range_test_reading(my_steepest, rt, rule="steepest")
