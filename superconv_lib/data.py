@@ -181,11 +181,26 @@ def _decode_jpegs_cached(path: Path, split: str, blob: np.ndarray, offsets: np.n
 
 
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    from torchvision.io import ImageReadMode, decode_jpeg
-    data = torch.from_numpy(blob)
-    parts = [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-    out = decode_jpeg(parts, mode=ImageReadMode.RGB)
-    return torch.stack(out).numpy()  # (N, 3, H, W)
+    """All images of a concatenated-JPEG blob as uint8 (N, 3, H, W). torchvision's batched decoder
+    is fastest; it is deprecated from torchvision 0.29 on, so Pillow takes over where it is gone."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # known; Pillow is the fall-back
+        try:
+            from torchvision.io import ImageReadMode, decode_jpeg
+        except ImportError:
+            return _decode_jpegs_pillow(blob, offsets)
+        data = torch.from_numpy(blob)
+        parts = [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+        out = decode_jpeg(parts, mode=ImageReadMode.RGB)
+    return torch.stack(out).numpy()
+
+
+def _decode_jpegs_pillow(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    from PIL import Image
+    imgs = [np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
+            for i in range(len(offsets) - 1)]
+    return np.stack(imgs).transpose(0, 3, 1, 2).copy()
 
 
 def _download(name: str, split: str, spec: _Spec) -> tuple[np.ndarray, np.ndarray]:

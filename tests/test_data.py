@@ -155,3 +155,13 @@ def test_downscale_averages_blocks():
     assert data.downscale(x, 4) is x
     with pytest.raises(ValueError, match="divide"):
         data.downscale(x, 3)
+
+
+def test_jpeg_decoders_agree(data_folder):
+    # torchvision's batched decoder and the Pillow fall-back give the same images (both libjpeg)
+    with np.load(data_folder / "cifar10-jpeg.npz") as z:
+        blob, offsets = z["test_jpeg"], z["test_offsets"][:51]
+    a = data._decode_jpegs(blob, offsets)
+    b = data._decode_jpegs_pillow(blob, offsets)
+    assert a.shape == b.shape == (50, 3, 32, 32)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
