@@ -314,7 +314,7 @@ one_cycle_panel(loader, (x_test, y_test), max_lr=MAX_LR, div=DIV, pct_start=PCT_
 # *Measured on a CPU* (2 cores, torch 2.14, full MNIST, the full-mode settings of this notebook,
 # seed 0): 1cycle reached **99.32 %** after 12 epochs — 11,244 iterations in 169 s of training
 # (97.1 % after epoch 1, 99.0 % after epoch 9). In a full run of this notebook on the same CPU the
-# reproduction cell's full-mode checks passed — 1cycle ≥ 99.0 % and no worse than the 85-epoch
+# reproduction cell's full-mode checks passed — 1cycle ≥ 99.0 % and at most 0.1 point below the 85-epoch
 # `inv` baseline (≈ 80,000 iterations, 7× more) — but a later cell stopped the run before the
 # `inv` accuracy was written down. *Measured on a GPU:* to be recorded here, from the
 # `measured on …` line the reproduction cell prints in full mode. Quick mode
