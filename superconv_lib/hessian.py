@@ -329,10 +329,8 @@ def plot(runs: "dict[str, HessianFreeLR] | Sequence[HessianFreeLR]", *, ax=None,
     """Several runs' estimated optimal learning rates on one plot (the paper's figure): for each
     run, the smoothed estimate (solid), raw estimates (dots) and the lr actually used (dashed, same
     colour), against the iteration, log lr axis."""
-    items = list(runs.items()) if isinstance(runs, dict) else [
-        (r.label or f"run {i}", r) for i, r in enumerate(runs)]
-    if not items:
-        raise ValueError("plot needs at least one HessianFreeLR.")
+    from .train import named_runs
+    items = named_runs(runs, "HessianFreeLR")
     if ax is None:
         from .plots import new_axes
         _, (ax,) = new_axes(width=7.5, height=4.2)

@@ -91,8 +91,7 @@ def compare(runs, *, ax=None, x: str = "epoch", metric: str = "accuracy", title:
         raise ValueError("x must be 'epoch' or 'step'.")
     if metric not in ("accuracy", "loss"):
         raise ValueError("metric must be 'accuracy' or 'loss'.")
-    items = list(runs.items()) if isinstance(runs, dict) else [(h.label or f"run {i}", h)
-                                                               for i, h in enumerate(runs)]
+    items = _runs(runs)
     if ax is None:
         _, (ax,) = new_axes(width=7)
     for name, h in items:
@@ -108,12 +107,8 @@ def compare(runs, *, ax=None, x: str = "epoch", metric: str = "accuracy", title:
 
 
 def _runs(runs) -> list:
-    """``{label: History}`` or a list of histories -> ``[(label, History), ...]``."""
-    items = list(runs.items()) if isinstance(runs, Mapping) else [(h.label or f"run {i}", h)
-                                                                  for i, h in enumerate(runs)]
-    if not items:
-        raise ValueError("give at least one run: a dict {label: History} or a list of histories.")
-    return items
+    from .train import named_runs
+    return named_runs(runs)
 
 
 def schedule_overlay(fns: "Mapping[str, Callable[[int], float | tuple[float, float]]]", steps: int,

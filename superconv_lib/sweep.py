@@ -40,7 +40,7 @@ import torch
 
 from . import config as _config
 from . import data, models, schedules, train
-from .train import EvalPoint, History
+from .train import History
 
 __all__ = ["DEFAULTS", "RUNNERS", "SCHEDULES", "normalize_config", "config_hash", "schedule_of",
            "run_config", "run_sweep", "read_results", "load_history", "load_histories",
@@ -511,16 +511,8 @@ def load_history(out_dir: "str | Path", cfg: "Mapping | str") -> History:
     meta = json.loads(json_path.read_text())
     m = meta["history"]
     spe = int(m["steps_per_epoch"])
-    hist = History(spe, m.get("label") or meta["config"].get("name") or "")
-    with open(csv_path, newline="") as f:
-        for r in csv.DictReader(f):
-            i = int(r["step"])
-            hist.lr.append(float(r["lr"]))
-            hist.momentum.append(float(r["momentum"]))
-            hist.loss.append(float(r["loss"]))
-            if r["eval_accuracy"] != "":
-                hist.evals.append(EvalPoint(i + 1, (i + 1) / spe, float(r["lr"]),
-                                            float(r["eval_loss"]), float(r["eval_accuracy"])))
+    hist = History.from_csv(csv_path.read_text(), spe,
+                            m.get("label") or meta["config"].get("name") or "")
     hist.wall_time, hist.stop_reason = float(m["wall_time"]), m["stop_reason"]
     hist.info = {**m.get("info", {}), "config": meta["config"], "status": meta["result"]["status"]}
     return hist

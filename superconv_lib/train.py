@@ -23,7 +23,7 @@ from . import config
 from .data import Loader
 
 __all__ = ["fit", "evaluate", "train_step", "History", "EvalPoint", "Loop", "Callback",
-           "TrainingDiverged", "compare", "make_optimizer"]
+           "TrainingDiverged", "compare", "make_optimizer", "named_runs"]
 
 Schedule = Callable[[int], "float | tuple[float, float]"]
 
@@ -103,6 +103,22 @@ class History:
             with open(path, "w", newline="") as f:
                 f.write(text)
         return text
+
+    @classmethod
+    def from_csv(cls, text: str, steps_per_epoch: int, label: str = "") -> "History":
+        """The History that :meth:`to_csv` wrote (per-step lr, momentum, loss and the evaluations;
+        numbers to 8 significant digits). ``wall_time``, ``stop_reason`` and ``info`` are not in
+        the CSV: set them from wherever you kept them."""
+        hist = cls(steps_per_epoch, label)
+        for r in csv.DictReader(io.StringIO(text)):
+            i = int(r["step"])
+            hist.lr.append(float(r["lr"]))
+            hist.momentum.append(float(r["momentum"]))
+            hist.loss.append(float(r["loss"]))
+            if r["eval_accuracy"] != "":
+                hist.evals.append(EvalPoint(i + 1, (i + 1) / steps_per_epoch, float(r["lr"]),
+                                            float(r["eval_loss"]), float(r["eval_accuracy"])))
+        return hist
 
     def plot(self, **kwargs):
         """Loss vs step and accuracy vs epoch (see :func:`superconv_lib.plots.history`)."""
@@ -393,12 +409,20 @@ def _progress(steps: int, progress: bool, label: str):
     return tqdm(total=steps, desc=label or "fit", unit="it", leave=False)
 
 
+def named_runs(runs, what: str = "History") -> list[tuple[str, object]]:
+    """``{label: run}`` or a list of runs (named by their ``label``) -> ``[(label, run), ...]``;
+    the one way every table and plot of several runs takes its argument."""
+    from collections.abc import Mapping
+    items = list(runs.items()) if isinstance(runs, Mapping) else [
+        (getattr(r, "label", "") or f"run {i}", r) for i, r in enumerate(runs)]
+    if not items:
+        raise ValueError(f"give at least one run: a dict {{label: {what}}} or a list of {what}s.")
+    return items
+
+
 def compare(runs: "dict[str, History] | Sequence[History]") -> str:
     """A plain-text table of several runs: final and best accuracy, iterations, epochs, wall time."""
-    items = list(runs.items()) if isinstance(runs, dict) else [(h.label or f"run {i}", h)
-                                                               for i, h in enumerate(runs)]
-    if not items:
-        raise ValueError("compare needs at least one History.")
+    items = named_runs(runs)
     width = max(8, *(len(k) for k, _ in items))
     lines = [f"{'run':<{width}}  {'final acc':>9}  {'best acc':>8}  {'iters':>7}  {'epochs':>6}  {'time (s)':>8}"]
     for name, h in items:

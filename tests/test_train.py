@@ -157,3 +157,22 @@ def test_fit_needs_a_loader(tiny_data):
     x, y = tiny_data
     with pytest.raises(ValueError, match="Loader"):
         train.fit(small_net(), [(x.float(), y)], steps=3, lr=0.1)
+
+
+def test_history_csv_round_trip(tiny_data):
+    x, y = tiny_data
+    h = train.fit(small_net(), data.Loader(x, y, 64), steps=12, lr=0.05, eval_data=(x, y),
+                  eval_every=6, progress=False)
+    back = train.History.from_csv(h.to_csv(), h.steps_per_epoch, "again")
+    assert back.loss == pytest.approx(h.loss, rel=1e-7) and back.lr == pytest.approx(h.lr)
+    assert [(e.step, e.epoch) for e in back.evals] == [(e.step, e.epoch) for e in h.evals]
+    assert back.final_accuracy == pytest.approx(h.final_accuracy, rel=1e-5)
+
+
+def test_named_runs():
+    class R:
+        label = ""
+    r = R()
+    assert train.named_runs({"a": r}) == [("a", r)] and train.named_runs([r]) == [("run 0", r)]
+    with pytest.raises(ValueError, match="at least one"):
+        train.named_runs([])
