@@ -7,7 +7,6 @@ step loop never waits for the GPU; bf16 autocast and channels_last on CUDA.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import config
+from . import fast as _fast
 from .data import Loader
 
 __all__ = ["fit", "evaluate", "train_step", "History", "EvalPoint", "Loop", "Callback",
@@ -162,39 +162,35 @@ def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
     raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer, got {name!r}.")
 
 
-def _amp(device: torch.device):
+def _default_precision(device: torch.device) -> str:
     # bf16 on CUDA halves activation traffic with no loss scaling needed; the CPU stays fp32.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return "bf16" if device.type == "cuda" else "fp32"
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
-               yb: torch.Tensor) -> torch.Tensor:
-    """One SGD iteration: forward, cross-entropy, backward, optimizer step. Returns the loss as a
-    0-d device tensor (no host sync)."""
-    with _amp(xb.device):
-        loss = F.cross_entropy(model(xb), yb)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+               yb: torch.Tensor, precision: str | None = None) -> torch.Tensor:
+    """One SGD iteration, eagerly: forward, cross-entropy, backward, optimizer step. Returns the
+    loss as a 0-d device tensor (no host sync). ``precision``: see :mod:`superconv_lib.fast`
+    (default bf16 on CUDA, fp32 elsewhere)."""
+    return _fast.eager_step(model, optimizer, xb, yb, precision or _default_precision(xb.device))
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: "tuple[torch.Tensor, torch.Tensor] | Loader", *,
              normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             batch_size: int = 1000) -> tuple[float, float]:
+             batch_size: int = 1000, precision: str | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data``: an ``(images, labels)`` tuple
     from ``data.load`` (normalised with ``normalize``, e.g. the train loader's) or a ``Loader``.
-    Sums stay on the device; one host read at the end."""
+    Sums stay on the device; one host read at the end. ``precision`` as in ``fit`` (default bf16
+    on CUDA, fp32 elsewhere)."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     total = torch.zeros(2, dtype=torch.float64, device=dev)
     n = 0
+    precision = precision or _default_precision(dev)
     for xb, yb in _eval_batches(data, normalize, batch_size):
-        with _amp(xb.device):
+        with _fast.autocast(xb.device, precision):
             out = model(xb)
         total[0] += F.cross_entropy(out.float(), yb, reduction="sum")
         total[1] += (out.argmax(1) == yb).sum()
@@ -248,7 +244,7 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         weight_decay: float = 5e-4, optimizer: "str | torch.optim.Optimizer" = "sgd",
         nesterov: bool = False, eval_data=None, eval_every: int | None = None,
         callbacks: Sequence[object] = (), progress: bool = True, read_every: int | None = None,
-        label: str = "") -> History:
+        label: str = "", fast: str = "auto", precision: str = "auto") -> History:
     """Train ``model`` for ``steps`` iterations (or ``epochs`` × iterations per epoch).
 
     ``lr`` is a number or a function of the step (iteration index, from 0); a function returning
@@ -260,6 +256,12 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
 
     Losses are read back every ``read_every`` iterations (default: once per epoch); a NaN/inf loss
     then raises :class:`TrainingDiverged` naming the step and lr, unless a callback stopped the run.
+
+    ``fast`` picks how a step runs (``"auto"``: one CUDA graph per step on a GPU, eager elsewhere)
+    and ``precision`` its arithmetic (``"auto"``: bf16 or TF32 by a timed probe on a GPU, fp32
+    elsewhere); see :mod:`superconv_lib.fast`. ``History.info`` records ``fast``, ``fast_reason``,
+    ``precision`` and ``precision_reason``. Every path trains the same model to the same numbers
+    up to floating-point rounding.
     """
     if not isinstance(train_loader, Loader):
         raise ValueError("train_loader must be a superconv_lib.data.Loader (device-resident batches).")
@@ -279,6 +281,10 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         raise ValueError(f"read_every must be a positive int (iterations), got {read_every!r}.")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    if fast not in _fast.PATHS:
+        raise ValueError(f"fast must be one of {_fast.PATHS}, got {fast!r}.")
+    if precision not in _fast.PRECISIONS:
+        raise ValueError(f"precision must be one of {_fast.PRECISIONS}, got {precision!r}.")
     lr_fn = _as_schedule(lr, "lr")
     if lr_fn is None:
         raise ValueError("lr is required: a number or a function of the step.")
@@ -304,11 +310,29 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
     hist.info.update(steps=steps, weight_decay=weight_decay, batch_size=train_loader.batch_size,
                      optimizer=optimizer if isinstance(optimizer, str) else type(opt).__name__,
                      device=str(dev))
-    loop = Loop(model, opt, train_loader, steps, hist)
+    model.train()          # before a graph is captured: it records train-mode kernels
+    prec, prec_why = _fast.choose_precision(precision, model, train_loader)
+    with _fast.precision_flags(dev, prec):
+        step_fn, info = _fast.build_step(fast, model, opt, train_loader, prec)
+        hist.info.update(info, precision_reason=prec_why)
+        _run(loop := Loop(model, opt, train_loader, steps, hist), step_fn, lr_fn, mom_fn,
+             eval_data, eval_every, read_every, callbacks, progress, label, prec)
+    # a callback that stops mid-run may leave lr/momentum rows past the losses read back
+    del hist.lr[len(hist.loss):], hist.momentum[len(hist.loss):]
+    for cb in callbacks:
+        _call(cb, "on_train_end", loop)
+    return hist
+
+
+def _run(loop: Loop, step_fn, lr_fn, mom_fn, eval_data, eval_every: int, read_every: int,
+         callbacks, progress: bool, label: str, precision: str) -> None:
+    """The step loop of :func:`fit` (arguments already checked)."""
+    model, opt, train_loader, steps, hist = (loop.model, loop.optimizer, loop.loader, loop.steps,
+                                             loop.history)
+    dev, spe = train_loader.device, len(train_loader)
     losses = torch.empty(steps, device=dev)
     read_upto = 0
     bar = _progress(steps, progress, label)
-    model.train()
     for cb in callbacks:
         _call(cb, "on_train_begin", loop)
     start = time.perf_counter()
@@ -321,7 +345,7 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
             hist.momentum.append(mom_i if not math.isnan(mom_i) else _current_momentum(opt))
             loop.step, loop.lr, loop.momentum = i, lr_i, hist.momentum[-1]
             xb, yb = next(batches)
-            losses[i] = train_step(model, opt, xb, yb)
+            losses[i] = step_fn(xb, yb)
             for cb in callbacks:
                 _call(cb, "on_step_end", loop)
             last = i == steps - 1 or loop.stop is not None
@@ -329,7 +353,8 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
             if do_eval or last or (i + 1) % read_every == 0:
                 read_upto = _read_losses(loop, losses, read_upto, i + 1, callbacks, bar)
             if do_eval and loop.stop is None:
-                el, ea = evaluate(model, eval_data, normalize=train_loader.normalize)
+                el, ea = evaluate(model, eval_data, normalize=train_loader.normalize,
+                                  precision=precision)
                 point = EvalPoint(i + 1, (i + 1) / spe, lr_i, el, ea)
                 hist.evals.append(point)
                 for cb in callbacks:
@@ -345,11 +370,6 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         hist.wall_time = time.perf_counter() - start
         if bar is not None:
             bar.close()
-    # a callback that stops mid-run may leave lr/momentum rows past the losses read back
-    del hist.lr[len(hist.loss):], hist.momentum[len(hist.loss):]
-    for cb in callbacks:
-        _call(cb, "on_train_end", loop)
-    return hist
 
 
 def _read_losses(loop: Loop, losses: torch.Tensor, start: int, end: int, callbacks, bar) -> int:

@@ -1,0 +1,203 @@
+"""The fast paths of fit (superconv_lib.fast): each must train to the same numbers as the eager
+torch.optim step. The CUDA-graph path is the foreach step captured; the foreach step is checked
+here on the CPU, the capture itself in the CUDA-only tests at the end (run on a GPU machine)."""
+import functools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from superconv_lib import data, fast, hessian, models, schedules, train
+
+CUDA = torch.cuda.is_available()
+
+
+def small_cnn():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(8 * 10 * 10, 10))
+
+
+def flat(model):
+    return torch.cat([p.detach().double().reshape(-1) for p in model.parameters()])
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("weight_decay", [0.0, 5e-4])
+def test_sgd_update_matches_torch_sgd(nesterov, weight_decay):
+    g = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (7,), (2, 3, 3, 3)]
+    ref = [torch.randn(s, generator=g) for s in shapes]
+    ours = [p.clone() for p in ref]
+    ref = [nn.Parameter(p) for p in ref]
+    opt = torch.optim.SGD(ref, lr=0.1, momentum=0.9, weight_decay=weight_decay, nesterov=nesterov)
+    bufs = [torch.zeros_like(p) for p in ours]
+    lr_t, mom_t = torch.zeros(()), torch.zeros(())
+    for step in range(40):
+        lr, mom = schedules.one_cycle(step, 40, max_lr=0.5)
+        grads = [torch.randn(s, generator=g) for s in shapes]
+        for p, gr in zip(ref, grads):
+            p.grad = gr.clone()
+        for group in opt.param_groups:
+            group["lr"], group["momentum"] = lr, mom
+        opt.step()
+        lr_t.fill_(lr)
+        mom_t.fill_(mom)
+        fast.sgd_update(ours, grads, bufs, lr_t, mom_t, weight_decay, nesterov)
+    for p, q in zip(ref, ours):
+        torch.testing.assert_close(q, p.detach(), rtol=1e-5, atol=1e-6)
+    for p, b in zip(ref, bufs):
+        torch.testing.assert_close(b, opt.state[p]["momentum_buffer"], rtol=1e-5, atol=1e-6)
+    # the schedule moved the weights a long way: equal because the maths is, not because nothing moved
+    assert (ours[0] - torch.randn(5, 3, generator=torch.Generator().manual_seed(0))).abs().max() > 0.5
+
+
+def _fit(tiny_data, fast_mode, steps=60, **kw):
+    x, y = tiny_data
+    model = small_cnn()
+    loader = data.Loader(x, y, 32, augment="flip", seed=1)
+    fn = schedules.one_cycle_schedule(steps, max_lr=0.2)
+    h = train.fit(model, loader, steps=steps, lr=fn, eval_data=(x, y), eval_every=30,
+                  progress=False, fast=fast_mode, **kw)
+    return h, model
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_foreach_fit_matches_eager(tiny_data, nesterov):
+    he, me = _fit(tiny_data, "eager", nesterov=nesterov)
+    hf, mf = _fit(tiny_data, "foreach", nesterov=nesterov)
+    assert hf.info["fast"] == "foreach" and he.info["fast"] == "eager"
+    assert hf.lr == he.lr and hf.momentum == he.momentum
+    # rounding differs in the last bit (a·b then + versus a fused add); 60 steps keep it tiny
+    assert hf.loss == pytest.approx(he.loss, rel=1e-4, abs=1e-5)
+    assert [e.accuracy for e in hf.evals] == pytest.approx([e.accuracy for e in he.evals], abs=0.01)
+    torch.testing.assert_close(flat(mf), flat(me), rtol=1e-4, atol=1e-5)
+    # BatchNorm running statistics came along too
+    torch.testing.assert_close(mf[1].running_var, me[1].running_var, rtol=1e-4, atol=1e-5)
+    assert he.loss[-1] < 0.5 * he.loss[0]     # it learned, so the comparison means something
+
+
+def test_foreach_keeps_the_optimizer_valid_for_an_eager_resume(tiny_data):
+    x, y = tiny_data
+
+    def run(modes):
+        model = small_cnn()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        loader = data.Loader(x, y, 32, seed=2)
+        for mode in modes:
+            train.fit(model, loader, steps=20, lr=0.05, optimizer=opt, progress=False, fast=mode)
+        return model, opt
+
+    m1, o1 = run(["foreach", "eager"])
+    m2, o2 = run(["eager", "eager"])
+    torch.testing.assert_close(flat(m1), flat(m2), rtol=1e-4, atol=1e-5)
+    b1 = o1.state[next(m1.parameters())]["momentum_buffer"]
+    b2 = o2.state[next(m2.parameters())]["momentum_buffer"]
+    torch.testing.assert_close(b1, b2, rtol=1e-4, atol=1e-5)
+    assert b1.abs().max() > 1e-3
+
+
+def test_auto_on_the_cpu_is_eager_fp32_and_says_why(tiny_data):
+    h, _ = _fit(tiny_data, "auto", steps=5)
+    assert h.info["fast"] == "eager" and "cpu" in h.info["fast_reason"]
+    assert h.info["precision"] == "fp32" and "cpu" in h.info["precision_reason"]
+
+
+def test_bf16_on_the_cpu_trains_close_to_fp32(tiny_data):
+    h32, _ = _fit(tiny_data, "eager", steps=30)
+    h16, _ = _fit(tiny_data, "eager", steps=30, precision="bf16")
+    assert h16.info["precision"] == "bf16"
+    assert h16.loss != h32.loss                                    # autocast really was on
+    assert h16.loss[-1] == pytest.approx(h32.loss[-1], rel=0.2, abs=0.05)
+
+
+def test_compile_path_matches_eager(tiny_data, monkeypatch):
+    # inductor's C++ build takes minutes on 2 cores; aot_eager runs the same Dynamo/AOTAutograd
+    # graph capture and checks the wiring (compiled forward, eager optimizer, shared parameters)
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    he, me = _fit(tiny_data, "eager", steps=20)
+    hc, mc = _fit(tiny_data, "compile", steps=20)
+    assert hc.info["fast"] == "compile"
+    assert hc.loss == pytest.approx(he.loss, rel=1e-4, abs=1e-5)
+    torch.testing.assert_close(flat(mc), flat(me), rtol=1e-4, atol=1e-5)
+
+
+def test_hessian_free_callback_sees_the_same_weights_on_the_foreach_path(tiny_data):
+    runs = {}
+    for mode in ("eager", "foreach"):
+        cb = hessian.HessianFreeLR(every=5)
+        _fit(tiny_data, mode, steps=40, callbacks=[cb])
+        runs[mode] = cb.raw
+    assert len(runs["eager"]) == 8 and all(math.isfinite(v) for v in runs["eager"])
+    assert runs["foreach"] == pytest.approx(runs["eager"], rel=1e-3)
+
+
+def test_graph_ineligible_says_why(tiny_data):
+    x, y = tiny_data
+    model = small_cnn()
+    cpu = torch.device("cpu")
+    even = data.Loader(x, y, 32)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    assert fast.graph_ineligible(sgd, even, cpu) is None
+    assert "Adam" in fast.graph_ineligible(torch.optim.Adam(model.parameters()), even, cpu)
+    damp = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, dampening=0.1)
+    assert "dampening" in fast.graph_ineligible(damp, even, cpu)
+    uneven = data.Loader(x, y, 100, drop_last=False)        # 640 = 6 x 100 + 40
+    assert "40 images" in fast.graph_ineligible(sgd, uneven, cpu)
+    groups = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.1},
+                              {"params": model[4].parameters(), "lr": 0.2}], momentum=0.9)
+    assert "different lr" in fast.graph_ineligible(groups, even, cpu)
+
+
+def test_clear_errors(tiny_data):
+    x, y = tiny_data
+    loader = data.Loader(x, y, 32)
+    with pytest.raises(ValueError, match="fast must be one of"):
+        train.fit(small_cnn(), loader, steps=2, lr=0.1, fast="turbo", progress=False)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train.fit(small_cnn(), loader, steps=2, lr=0.1, precision="fp16", progress=False)
+    if not CUDA:
+        with pytest.raises(ValueError, match="needs a CUDA GPU"):
+            train.fit(small_cnn(), loader, steps=2, lr=0.1, fast="graph", progress=False)
+    with pytest.raises(ValueError, match="Adam.*fast='eager'"):
+        train.fit(small_cnn(), loader, steps=2, lr=1e-3, optimizer="adam", fast="foreach",
+                  progress=False)
+    with pytest.raises(ValueError, match="CPU and MPS"):
+        fast.probe_precision(small_cnn(), *next(iter(loader)))
+
+
+# --- on a GPU ----------------------------------------------------------------------------------
+
+cuda_only = pytest.mark.skipif(not CUDA, reason="CUDA graphs need a CUDA GPU")
+
+
+def _gpu_fit(mode, steps=200, precision="bf16", seed=0):
+    torch.manual_seed(seed)
+    x, y = data.load("mnist", "train", limit=4096, device="cuda")
+    xt, yt = data.load("mnist", "test", limit=2000, device="cuda")
+    model = models.lenet()
+    loader = data.Loader(x, y, 64, stats=((0,), (1,)))
+    h = train.fit(model, loader, steps=steps, lr=schedules.one_cycle_schedule(steps, max_lr=0.1),
+                  eval_data=(xt, yt), progress=False, fast=mode, precision=precision)
+    return h, model
+
+
+@cuda_only
+@pytest.mark.parametrize("precision", ["bf16", "tf32"])
+def test_graph_matches_eager_on_cuda(offline, monkeypatch, precision):
+    monkeypatch.setenv("SUPERCONV_DEVICE", "cuda")
+    he, me = _gpu_fit("eager", precision=precision)
+    hg, mg = _gpu_fit("graph", precision=precision)
+    assert hg.info["fast"] == "graph"
+    assert hg.loss[:20] == pytest.approx(he.loss[:20], rel=2e-2, abs=2e-3)
+    assert hg.final_accuracy == pytest.approx(he.final_accuracy, abs=0.01)
+    assert he.final_accuracy > 0.9
+
+
+@cuda_only
+def test_auto_on_cuda_takes_the_graph_and_probes_precision(offline, monkeypatch):
+    monkeypatch.setenv("SUPERCONV_DEVICE", "cuda")
+    h, _ = _gpu_fit("auto", steps=50, precision="auto")
+    assert h.info["fast"] == "graph", h.info
+    assert h.info["precision"] in ("bf16", "tf32") and "probe" in h.info["precision_reason"]
