@@ -44,8 +44,8 @@ def _sync(dev: torch.device) -> None:
 
 def bench_fit(model_name: str, x, y, bs: int, aug, steps: int, warmup: int,
               fast: str = "auto") -> tuple[float, str]:
-    """Images/s of fit, and "path/precision" it took. The timed run includes its own graph capture
-    (as every notebook run does); the warm-up run settles cuDNN and the precision probe's cache."""
+    """Images/s of fit in steady state (``wall_time`` leaves out fit's one-off set-up: the precision
+    probe and the graph capture, in ``info["setup_s"]``), and the "path/precision" it took."""
     loader = data.Loader(x, y, bs, augment=aug)
     model = models.build(model_name)
     train.fit(model, loader, steps=warmup, lr=0.01, progress=False, fast=fast)
