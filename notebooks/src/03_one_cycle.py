@@ -227,6 +227,22 @@ else:       # the paper's claim: 1cycle in 12 epochs matches or beats inv in 85
     assert one.final_accuracy >= 0.99, train.compare(runs)
 
 # %% [markdown]
+# **How fast can this go?** Super-convergence is about wall-clock time too. A LeNet step at batch
+# 64 is a few microseconds of GPU arithmetic but about a hundred kernel launches issued from Python,
+# so an ordinary loop runs at the speed of Python. On a GPU `train.fit` records one whole step —
+# forward, loss, backward and the SGD update — as a single CUDA graph and replays it every
+# iteration; the learning rate and momentum live in device tensors, so the schedule still changes
+# them every step. It checks the replayed step against the ordinary one before training, and
+# `History.info` says which path ran and why (on a CPU there is no graph to capture).
+# `benchmarks/time_to_accuracy.py` times this experiment.
+
+# %%
+for run in (one, inv):
+    print(f"{run.label}: step = {run.info['fast']} ({run.info['fast_reason']}); "
+          f"precision = {run.info['precision']}; "
+          f"{run.steps / run.wall_time:,.0f} iterations/s")
+
+# %% [markdown]
 # ## A max LR too large: divergence
 # The range test (notebook 01) bounds `max_lr` for a reason. With `max_lr = 10` the cycle starts at
 # 1.0 and climbs from there; within the first few dozen iterations the loss overflows to NaN.
