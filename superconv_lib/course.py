@@ -1,4 +1,5 @@
-"""Classroom tools: exercise copies of the notebooks, their freshness check, nbgrader sources.
+"""Classroom tools: exercise copies of the notebooks, their freshness check, nbgrader sources,
+"Open in Colab" links.
 
 The solution notebooks (``notebooks/NN_topic.ipynb``) mark each exercise's answer with
 nbgrader's delimiters, inside the body of a function the learner writes::
@@ -25,6 +26,7 @@ Subcommands::
     python -m superconv_lib.course check     [--notebooks notebooks/] [--out exercises/]
     python -m superconv_lib.course nbgrader  --out source/superconv [--notebooks notebooks/]
     python -m superconv_lib.course verify    [--notebooks notebooks/] [NN ...]
+    python -m superconv_lib.course colab     --repo OWNER/NAME [--branch main] [--root .]
 
 ``check`` exits 1 when a copy is missing, stale or orphaned, or when a notebook breaks the
 conventions (see :func:`lint`). ``nbgrader`` writes the solution notebooks with nbgrader's cell
@@ -34,12 +36,16 @@ strict mode when graded); ``nbgrader generate_assignment`` then releases exactly
 ``verify`` executes notebooks (slow: a quick-mode run each): the solution notebook in strict
 mode, where every self-check must pass, then each exercise's student version of the cell and
 its self-check, which must report "not attempted".
+``colab`` switches on "Open in Colab" once the repository is public (see :func:`enable_colab`):
+a badge in each notebook's header and in the README's course map, and a first code cell that
+installs the library from GitHub when (and only when) the notebook runs in Colab.
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import copy
+import importlib.util
 import re
 import sys
 from dataclasses import dataclass, field
@@ -49,7 +55,9 @@ import nbformat
 
 __all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "CODE_STUB",
            "TEXT_STUB", "MarkerError", "Exercise", "strip_source", "student_copy", "exercises_in",
-           "lint", "write_exercises", "check_exercises", "nbgrader_source", "verify", "main"]
+           "lint", "write_exercises", "check_exercises", "nbgrader_source", "verify",
+           "COLAB_TAG", "parse_repo", "colab_url", "colab_badge", "colab_cell", "add_colab",
+           "readme_with_colab", "enable_colab", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -214,7 +222,8 @@ def _note(nb_name: str, n_exercises: int) -> nbformat.NotebookNode:
 def student_copy(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """The learner's copy of solution notebook ``nb`` (file name ``name``): solution regions
     stubbed, hidden tests removed, outputs and execution counts cleared, a note cell inserted
-    after the title cell. ``nb`` is not modified. Raises :class:`MarkerError` (with the cell
+    after the title cell, "Open in Colab" links to ``notebooks/name`` pointed at
+    ``exercises/name``. ``nb`` is not modified. Raises :class:`MarkerError` (with the cell
     index) on bad markers."""
     out = copy.deepcopy(nb)
     for i, cell in enumerate(out.cells):
@@ -223,6 +232,8 @@ def student_copy(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
                 cell.source, _ = strip_source(cell.source, cell.cell_type)
             except MarkerError as e:
                 raise MarkerError(f"{name}, cell {i}: {e}") from None
+        if cell.cell_type == "markdown":      # an "Open in Colab" badge opens this copy
+            cell.source = _colab_to_exercises(cell.source, name)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
@@ -394,6 +405,221 @@ def verify(path: Path | str, *, timeout: int = 600, kernel: str = "python3") -> 
 
 
 # ---------------------------------------------------------------------------------------------
+# Open in Colab (switched on once the public repository is known)
+# ---------------------------------------------------------------------------------------------
+
+DISTRIBUTION = "superconv"        # pyproject.toml's [project] name: what pip installs in Colab
+COLAB_TAG = "colab"               # the install cell's tag (with its first line, how it is found)
+COLAB_COMMENT = "# Colab only: install the course library from GitHub (does nothing elsewhere)"
+_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
+_COLAB = "https://colab.research.google.com/github/"
+# Any badge this command writes, whatever repository and branch: how a rerun finds it again.
+_BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(_BADGE_SVG) + r"\)\]\("
+                    + re.escape(_COLAB) + r"[^\s)]+\)")
+# GitHub's rules: an owner is letters, digits and single inner hyphens (at most 39); a
+# repository name letters, digits, '.', '_' and '-' (at most 100).
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_GITHUB_URL = re.compile(r"(?:https?://)?(?:www\.)?github\.com/([^/\s]+/[^/\s]+?)/?")
+# A branch that is safe inside both a URL path and pip's "git+https://…@BRANCH".
+_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock(?:/|$))[A-Za-z0-9._/-]+(?<![./])")
+_PERCENT_CELL = re.compile(r"# %%(?:[ \t].*)?")              # a percent-format cell marker
+_TEXT_CELL = re.compile(r"# %%.*\[(?:markdown|md|raw)\]")
+_COURSE_MAP_ROW = re.compile(r"\]\(notebooks/(\d\d_[^)/\s]+\.ipynb)\)")
+
+
+def parse_repo(repo: str) -> str:
+    """``OWNER/NAME`` of the GitHub repository given as ``OWNER/NAME`` or as its address
+    ``https://github.com/OWNER/NAME`` (``.git`` and a trailing slash are dropped). Raises
+    ``ValueError`` saying the expected form."""
+    text = repo.strip()
+    m = _GITHUB_URL.fullmatch(text)
+    owner, _, name = (m[1] if m else text).partition("/")
+    name = name[:-4] if name.endswith(".git") else name
+    if not (_OWNER.fullmatch(owner) and _NAME.fullmatch(name) and name not in (".", "..")):
+        raise ValueError("repo must be the GitHub repository as OWNER/NAME or "
+                         "https://github.com/OWNER/NAME(.git), e.g. octocat/superconv (OWNER: "
+                         "letters, digits, single hyphens; NAME: letters, digits, '.', '_', '-'); "
+                         f"got {repo!r}")
+    return f"{owner}/{name}"
+
+
+def _check_branch(branch: str) -> str:
+    if not _BRANCH.fullmatch(branch):
+        raise ValueError("branch must be a git branch name of letters, digits, '.', '_', '-' "
+                         f"and '/', e.g. main; got {branch!r}")
+    return branch
+
+
+def colab_url(repo: str, branch: str, path: str) -> str:
+    """Colab's address of notebook ``path`` (relative to the repository root) on GitHub."""
+    return f"{_COLAB}{repo}/blob/{branch}/{path}"
+
+
+def colab_badge(repo: str, branch: str, path: str) -> str:
+    """The "Open In Colab" badge (Markdown) that opens notebook ``path`` in Colab."""
+    return f"[![Open In Colab]({_BADGE_SVG})]({colab_url(repo, branch, path)})"
+
+
+def colab_cell(repo: str, branch: str) -> str:
+    """Source of the cell that installs the library from GitHub when the notebook runs in Colab
+    (and does nothing elsewhere). Plain Python, so nbval, ``ast`` and linters read it."""
+    spec = f"{DISTRIBUTION} @ git+https://github.com/{repo}@{branch}"
+    return (f"{COLAB_COMMENT}\n"
+            "import subprocess, sys\n"
+            "if \"google.colab\" in sys.modules:\n"
+            "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
+            f"                    \"{spec}\"], check=True)")
+
+
+def _percent_cells(text: str) -> list[list[str]]:
+    """A percent-format source as blocks of lines: the preamble, then one block per cell (its
+    marker line first, the blank lines before the next marker last). Joining gives it back."""
+    blocks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if _PERCENT_CELL.fullmatch(line):
+            blocks.append([])
+        blocks[-1].append(line)
+    return blocks
+
+
+def _is_colab_cell(block: list[str]) -> bool:
+    if not block or not _PERCENT_CELL.fullmatch(block[0]):
+        return False                                        # the preamble
+    tags = re.search(r"tags=(\[[^\]]*\])", block[0])
+    return (tags is not None and f'"{COLAB_TAG}"' in tags[1]) or \
+        (len(block) > 1 and block[1] == COLAB_COMMENT)
+
+
+def add_colab(source: str, name: str, repo: str, branch: str = "main") -> str:
+    """Notebook source ``source`` (jupytext percent format) of ``notebooks/name`` with the Colab
+    badge below the title of its header cell and the install cell (:func:`colab_cell`, tagged
+    :data:`COLAB_TAG`) right before its setup cell (the first code cell). A badge or install cell
+    written before, for any repository or branch, is replaced: applying it twice changes
+    nothing. Raises ``ValueError`` when the first cell is not Markdown or there is no code cell.
+    """
+    blocks = [b for b in _percent_cells(source) if not _is_colab_cell(b)]
+    if len(blocks) < 2 or not _TEXT_CELL.match(blocks[1][0]):
+        raise ValueError(f"{name}: the first cell must be the Markdown header (title, run time)")
+    header: list[str] = []
+    lines = blocks[1]
+    i = 0
+    while i < len(lines):                                   # drop an earlier badge line
+        if lines[i].startswith("# ") and _BADGE.fullmatch(lines[i][2:]):
+            i += 2 if i + 1 < len(lines) and lines[i + 1] == "#" else 1
+            continue
+        header.append(lines[i])
+        i += 1
+    title = next((k for k, line in enumerate(header) if line.startswith("# # ")), 0)
+    header[title + 1:title + 1] = ["# " + colab_badge(repo, branch, f"notebooks/{name}"), "#"]
+    blocks[1] = header
+    setup = next((k for k in range(2, len(blocks)) if not _TEXT_CELL.match(blocks[k][0])),
+                 None)
+    if setup is None:
+        raise ValueError(f"{name}: no code cell; the setup cell should follow the header")
+    blocks.insert(setup, [f'# %% tags=["{COLAB_TAG}"]', *colab_cell(repo, branch).split("\n"),
+                          ""])
+    return "\n".join("\n".join(b) for b in blocks if b)
+
+
+def _colab_to_exercises(source: str, name: str) -> str:
+    """Markdown ``source`` with Colab links to ``notebooks/name`` pointed at ``exercises/name``."""
+    return re.sub(f"({re.escape(_COLAB)}" + r"[^\s)]+?/blob/[^\s)]+?/)notebooks/("
+                  + re.escape(name) + r"\))", r"\1exercises/\2", source)
+
+
+def readme_with_colab(text: str, repo: str, branch: str = "main") -> tuple[str, list[str]]:
+    """README ``text`` with a Colab badge at the end of the notebook column of each row of the
+    "Course map" table (the column linking ``notebooks/NN_name.ipynb``; the badge opens that
+    solution notebook), replacing a badge written before. Returns the text and the notebook
+    names of the rows it marked."""
+    lines = text.split("\n")
+    rows, in_map = [], False
+    for i, line in enumerate(lines):
+        if line.startswith("## "):
+            in_map = line[3:].strip().lower() == "course map"
+            continue
+        m = _COURSE_MAP_ROW.search(line)
+        if not (in_map and line.startswith("|") and m):
+            continue
+        cells = re.split(r"(?<!\\)\|", re.sub(" ?" + _BADGE.pattern, "", line))
+        k = next(j for j, c in enumerate(cells) if _COURSE_MAP_ROW.search(c))
+        cells[k] = f"{cells[k].rstrip()} {colab_badge(repo, branch, 'notebooks/' + m[1])} "
+        lines[i] = "|".join(cells)
+        rows.append(m[1])
+    return "\n".join(lines), rows
+
+
+def _builder(root: Path):
+    """tools/build_notebooks.py (the one in ``root``, else this checkout's) as a module."""
+    path = root / "tools" / "build_notebooks.py"
+    path = path if path.exists() else ROOT / "tools" / "build_notebooks.py"
+    spec = importlib.util.spec_from_file_location("_superconv_build_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write ``text`` unless the file already holds it; True when the bytes changed."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def enable_colab(repo: str, branch: str = "main", root: Path | str = ROOT
+                 ) -> tuple[list[Path], list[str]]:
+    """Switch on "Open in Colab" for the course in ``root`` once its GitHub repository ``repo``
+    (``OWNER/NAME`` or its https address) is public, linking to branch ``branch``:
+
+    1. each ``notebooks/src/NN_*.py`` gets :func:`add_colab` (badge in the header, a Colab-only
+       install cell before the setup cell);
+    2. ``notebooks/NN_*.ipynb`` are rebuilt from them with ``tools/build_notebooks.py``;
+    3. ``exercises/`` are regenerated (:func:`write_exercises`; their badges open the copy);
+    4. README.md's course map gets a badge in each notebook row (:func:`readme_with_colab`).
+
+    Rerunning, with the same or another repository or branch, replaces what it wrote. Returns
+    ``(changed, problems)``: the files whose bytes changed, and what stopped part of the work
+    (a notebook source not in the course's shape leaves every file untouched). Raises
+    ``ValueError`` for a malformed ``repo`` or ``branch`` or a ``root`` without sources.
+    """
+    repo, branch, root = parse_repo(repo), _check_branch(branch), Path(root)
+    sources = sorted((root / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+    if not sources:
+        raise ValueError(f"root {root} has no notebook sources (notebooks/src/NN_*.py); it must "
+                         "be the course folder")
+    new, problems = {}, []
+    for src in sources:
+        try:
+            new[src] = add_colab(src.read_text(encoding="utf-8"), f"{src.stem}.ipynb", repo,
+                                 branch)
+        except ValueError as e:
+            problems.append(f"{src.relative_to(root)}: {e}")
+    if problems:
+        return [], problems
+    changed = [src for src, text in new.items() if _write(src, text)]
+    builder = _builder(root)
+    for src in sources:
+        dest = root / "notebooks" / f"{src.stem}.ipynb"
+        if _write(dest, builder.text(builder.build(src))):
+            changed.append(dest)
+    written, problems = write_exercises(root / "notebooks", root / "exercises")
+    changed += written
+    readme = root / "README.md"
+    if not readme.exists():
+        problems.append(f"no README.md in {root}: no course-map badges written")
+        return changed, problems
+    text, rows = readme_with_colab(readme.read_text(encoding="utf-8"), repo, branch)
+    problems += [f"README.md: no course-map row links notebooks/{src.stem}.ipynb; add the row, "
+                 "then rerun" for src in sources if f"{src.stem}.ipynb" not in rows]
+    if _write(readme, text):
+        changed.append(readme)
+    return changed, problems
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------
 
@@ -417,6 +643,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     p.add_argument("only", nargs="*", help="notebook numbers or names (default: all)")
     p.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    p = sub.add_parser("colab", help="switch on 'Open in Colab' once the GitHub repository is "
+                                     "public: badges in notebooks, exercises and README, and a "
+                                     "Colab-only install cell")
+    p.add_argument("--repo", required=True, help="OWNER/NAME or https://github.com/OWNER/NAME")
+    p.add_argument("--branch", default="main", help="the branch Colab opens and pip installs")
+    p.add_argument("--root", type=Path, default=ROOT,
+                   help="the course folder (default: %(default)s)")
     args = ap.parse_args(argv)
 
     if args.cmd == "exercises":
@@ -443,6 +676,16 @@ def main(argv: list[str] | None = None) -> int:
                                                                    points=args.points)),
                                              encoding="utf-8")
             print(f"wrote {args.out / src.name}")
+    elif args.cmd == "colab":
+        try:
+            changed, problems = enable_colab(args.repo, args.branch, args.root)
+        except ValueError as e:       # the message starts with the argument's name
+            print(f"error: --{e}", file=sys.stderr)
+            return 2
+        for path in changed:
+            print(f"wrote {path.relative_to(args.root)}")
+        print(f"'Open in Colab' links point to github.com/{parse_repo(args.repo)}, branch "
+              f"{args.branch}" + ("" if changed else "; nothing changed"))
     else:
         problems = []
         for src in _sources(args.notebooks):
