@@ -312,13 +312,15 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
                      device=str(dev))
     model.train()          # before a graph is captured: it records train-mode kernels
     setup = time.perf_counter()
-    prec, prec_why = _fast.choose_precision(precision, model, train_loader)
-    with _fast.precision_flags(dev, prec):
-        step_fn, info = _fast.build_step(fast, model, opt, train_loader, prec)
-        # the probe and the capture happen once per run, before the clock of wall_time starts
-        hist.info.update(info, precision_reason=prec_why, setup_s=time.perf_counter() - setup)
-        _run(loop := Loop(model, opt, train_loader, steps, hist), step_fn, lr_fn, mom_fn,
-             eval_data, eval_every, read_every, callbacks, progress, label, prec)
+    loop = Loop(model, opt, train_loader, steps, hist)
+    with _fast.on_device(dev):
+        prec, prec_why = _fast.choose_precision(precision, model, train_loader)
+        with _fast.precision_flags(dev, prec):
+            step_fn, info = _fast.build_step(fast, model, opt, train_loader, prec)
+            # the probe and the capture happen once per run, before the clock of wall_time starts
+            hist.info.update(info, precision_reason=prec_why, setup_s=time.perf_counter() - setup)
+            _run(loop, step_fn, lr_fn, mom_fn, eval_data, eval_every, read_every, callbacks,
+                 progress, label, prec)
     # a callback that stops mid-run may leave lr/momentum rows past the losses read back
     del hist.lr[len(hist.loss):], hist.momentum[len(hist.loss):]
     for cb in callbacks:

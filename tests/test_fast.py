@@ -1,6 +1,7 @@
 """The fast paths of fit (superconv_lib.fast): each must train to the same numbers as the eager
 torch.optim step. The CUDA-graph path is the foreach step captured; the foreach step is checked
 here on the CPU, the capture itself in the CUDA-only tests at the end (run on a GPU machine)."""
+import contextlib
 import functools
 import math
 
@@ -201,3 +202,133 @@ def test_auto_on_cuda_takes_the_graph_and_probes_precision(offline, monkeypatch)
     h, _ = _gpu_fit("auto", steps=50, precision="auto")
     assert h.info["fast"] == "graph", h.info
     assert h.info["precision"] in ("bf16", "tf32") and "probe" in h.info["precision_reason"]
+
+
+# --- the graph path's logic, on the CPU with a stand-in for CUDA's capture -----------------------
+
+class EagerReplay:
+    """Stands in for fast.CudaCapture: "capture" runs the step once, "replay" runs it again and
+    writes the loss into the captured tensor, as a real graph would."""
+
+    def side_stream(self):
+        return contextlib.nullcontext()
+
+    def capture(self, fn):
+        out = fn()
+
+        def replay():
+            out.copy_(fn())
+        return out, replay
+
+    def rng_state(self):
+        return torch.get_rng_state()
+
+    def set_rng_state(self, state):
+        torch.set_rng_state(state)
+
+    def recover(self, stream):
+        self.recovered = True
+
+    def current_stream(self):
+        return None
+
+
+class EmptyGraph(EagerReplay):
+    """A graph that recorded nothing (what a capture on the wrong device gives): replay is a no-op."""
+
+    def capture(self, fn):
+        return fn(), lambda: None
+
+
+class FailingCapture(EagerReplay):
+    def capture(self, fn):
+        try:
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+        except RuntimeError:
+            raise RuntimeError("operation failed due to a previous error during capture")
+
+
+def _with_backend(monkeypatch, backend):
+    monkeypatch.setattr(train._fast, "build_step",
+                        functools.partial(fast.build_step, backend=backend))
+
+
+def test_graph_logic_with_a_faithful_replay_trains_like_eager(tiny_data, monkeypatch):
+    _with_backend(monkeypatch, EagerReplay())
+    he, me = _fit(tiny_data, "eager")
+    hg, mg = _fit(tiny_data, "graph")
+    assert hg.info["fast"] == "graph"
+    # warm-up, capture and the self-check all trained; none of it may leak into the run
+    assert hg.loss == pytest.approx(he.loss, rel=1e-4, abs=1e-5)
+    torch.testing.assert_close(flat(mg), flat(me), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(mg[1].running_mean, me[1].running_mean, rtol=1e-4, atol=1e-5)
+    assert int(mg[1].num_batches_tracked) == int(me[1].num_batches_tracked) == 60
+
+
+def test_graph_self_check_catches_a_graph_that_does_nothing(tiny_data, monkeypatch):
+    _with_backend(monkeypatch, EmptyGraph())
+    with pytest.raises(RuntimeError, match="captured step differs"):
+        _fit(tiny_data, "graph", steps=5)
+    he, me = _fit(tiny_data, "eager")
+    with pytest.warns(UserWarning, match="training eagerly instead"):
+        ha, ma = _fit(tiny_data, "auto")
+    assert ha.info["fast"] == "eager" and "captured step differs" in ha.info["fast_reason"]
+    assert ha.loss == pytest.approx(he.loss, rel=1e-4, abs=1e-5)     # the fall-back is exact
+    torch.testing.assert_close(flat(ma), flat(me), rtol=1e-4, atol=1e-5)
+
+
+def test_failed_capture_falls_back_naming_the_first_error(tiny_data, monkeypatch):
+    backend = FailingCapture()
+    _with_backend(monkeypatch, backend)
+    he, me = _fit(tiny_data, "eager")
+    with pytest.warns(UserWarning, match="capture failed"):
+        ha, ma = _fit(tiny_data, "auto")
+    assert backend.recovered
+    assert "operation not permitted when stream is capturing" in ha.info["fast_reason"]
+    torch.testing.assert_close(flat(ma), flat(me), rtol=1e-4, atol=1e-5)
+
+
+class SyncsInForward(nn.Module):
+    """A model whose forward reads a value back to the host: not capturable."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = small_cnn()
+
+    def forward(self, x):
+        if float(x.abs().max()) > 1e9:       # a host sync, as .item() would be
+            x = x / 2
+        return self.net(x)
+
+
+@cuda_only
+def test_graph_with_batchnorm_matches_eager_on_cuda(tiny_data, monkeypatch):
+    x, y = (t.cuda() for t in tiny_data)
+
+    def run(mode):
+        model = small_cnn()
+        loader = data.Loader(x, y, 32, seed=1)
+        h = train.fit(model, loader, steps=60, lr=schedules.one_cycle_schedule(60, max_lr=0.2),
+                      progress=False, fast=mode, precision="fp32")
+        return h, model
+    he, me = run("eager")
+    hg, mg = run("graph")
+    assert hg.info["fast"] == "graph"
+    assert hg.loss[:10] == pytest.approx(he.loss[:10], rel=1e-3, abs=1e-4)
+    torch.testing.assert_close(mg[1].running_var, me[1].running_var, rtol=1e-2, atol=1e-3)
+    assert int(mg[1].num_batches_tracked) == int(me[1].num_batches_tracked) == 60
+
+
+@cuda_only
+def test_uncapturable_model_falls_back_on_cuda(tiny_data):
+    x, y = (t.cuda() for t in tiny_data)
+    torch.manual_seed(0)
+    model = SyncsInForward()
+    before = flat(model).cuda()
+    loader = data.Loader(x, y, 32, seed=1)
+    with pytest.warns(UserWarning, match="capture failed"):
+        h = train.fit(model, loader, steps=1, lr=0.0, momentum=0.0, weight_decay=0.0,
+                      progress=False, fast="auto", precision="fp32")
+    assert h.info["fast"] == "eager"
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()
+    torch.testing.assert_close(flat(model), before)     # lr 0: only the warm-up could have moved it
