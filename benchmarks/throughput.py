@@ -11,7 +11,7 @@ For each model it prints images/s of
   (b) the raw eager model step (forward, loss, backward, SGD step; bf16 + channels_last on CUDA)
       on one fixed device batch: no data, no schedule, no bookkeeping, and
   (c) a typical loop: torchvision ``Dataset`` of PIL images + transforms + ``DataLoader``, fp32,
-and the ratios a/b (targets on an H100: ≥ 0.9, above 1 where the graph removes launch overhead),
+the share of a raw step that augmentation adds (target < 10 %), and the ratios a/b (targets on an H100: ≥ 0.9, above 1 where the graph removes launch overhead),
 e/b, and a/c (target: ≥ 3 on a GPU, ≥ 1.5 on a CPU), plus seconds per epoch of (a) over the whole
 training set. Needs the datasets (``SUPERCONV_DATA`` or a download). A benchmark, never a test.
 """
@@ -69,6 +69,31 @@ def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int) -> float:
         train.train_step(model, opt, xb, yb)
     _sync(dev)
     return steps * bs / (time.perf_counter() - t)
+
+
+def bench_augment(x, y, bs: int, aug, batches: int = 20) -> float:
+    """Seconds per batch that augmentation adds to the loader (0 when the case has none)."""
+    if not aug:
+        return 0.0
+    dev = x.device
+    out = []
+    for a in (None, aug):
+        loader = data.Loader(x, y, bs, augment=a)
+        it = iter(loader)
+        next(it)
+        _sync(dev)
+        t = time.perf_counter()
+        n = 0
+        for _ in range(batches):
+            try:
+                next(it)
+            except StopIteration:
+                it = iter(loader)
+                next(it)
+            n += 1
+        _sync(dev)
+        out.append((time.perf_counter() - t) / n)
+    return max(0.0, out[1] - out[0])
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -134,7 +159,8 @@ def main() -> None:
     gpu = dev.type == "cuda"
     print(config.report())
     print(f"{'case':<11} {'bs':>5} {'(a) fit img/s':>14} {'path':>13} {'(e) eager':>10} "
-          f"{'(b) raw img/s':>14} {'(c) typical':>12} {'a/b':>6} {'e/b':>6} {'a/c':>6} {'s/epoch':>8}")
+          f"{'(b) raw img/s':>14} {'(c) typical':>12} {'a/b':>6} {'e/b':>6} {'a/c':>6} {'s/epoch':>8} "
+          f"{'aug %':>6}")
     for name in args.models:
         model_name, ds, bs, aug = CASES[name]
         heavy = model_name != "lenet"
@@ -148,8 +174,10 @@ def main() -> None:
                                                            fast="eager")[0]
         b = bench_raw(model_name, x, y, bs, steps, warmup)
         c = bench_typical(model_name, x, y, bs, aug, steps, warmup, args.workers)
+        aug_share = bench_augment(x, y, bs, aug) / (bs / b)
         print(f"{name:<11} {bs:>5} {a:>14,.0f} {path:>13} {e:>10,.0f} {b:>14,.0f} {c:>12,.0f} "
-              f"{a / b:>6.2f} {e / b:>6.2f} {a / c:>6.2f} {TRAIN_SIZE[ds] / a:>8.2f}", flush=True)
+              f"{a / b:>6.2f} {e / b:>6.2f} {a / c:>6.2f} {TRAIN_SIZE[ds] / a:>8.2f} "
+              f"{100 * aug_share:>5.1f}%", flush=True)
 
 
 if __name__ == "__main__":
