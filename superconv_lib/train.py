@@ -3,7 +3,8 @@ callbacks — the LR range test, the super-convergence indicator and the Hessian
 
 Why it is fast: batches come from device tensors (``data.Loader``); the per-step loss is written
 into a device buffer and read back in chunks (every ``read_every`` steps and at eval points), so the
-step loop never waits for the GPU; bf16 autocast and channels_last on CUDA.
+step loop never waits for the GPU; channels_last on CUDA; and on a GPU each step is replayed as one
+CUDA graph in bf16 or TF32, whichever a short probe finds faster (``superconv_lib.fast``).
 """
 from __future__ import annotations
 
