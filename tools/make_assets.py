@@ -86,13 +86,13 @@ def hessian_free() -> plt.Figure:
 
 def indicator() -> plt.Figure:
     """Notebook 04: accuracy-based range tests to lr 3 with and without batch norm. On a GPU:
-    ResNet-56 on all of CIFAR-10, the paper's setting (minutes); on a CPU: ResNet-8 on 1,000
-    images (several minutes, and noisy — regenerate this one on a GPU)."""
+    ResNet-56 on all of CIFAR-10, the paper's setting (minutes); on a CPU: ResNet-8 on 5,000
+    images for 600 iterations (about 15 minutes; lower accuracies — regenerate it on a GPU)."""
     from superconv_lib import config, data, lr_finder, models
     gpu = config.device().type == "cuda"
-    depth, limit, iters, every = (56, None, 3000, 150) if gpu else (8, 1000, 150, 10)
+    depth, limit, iters, every = (56, None, 3000, 150) if gpu else (8, 5000, 600, 30)
     x, y = data.load("cifar10", "train", limit=limit)
-    xt, yt = data.load("cifar10", "test", limit=2000 if gpu else 500)
+    xt, yt = data.load("cifar10", "test", limit=2000 if gpu else 1000)
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
     for bn, color in ((True, "C0"), (False, "C3")):
         config.seed_everything(0)
