@@ -47,7 +47,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["PATHS", "PRECISIONS", "StepFn", "autocast", "precision_flags", "on_device", "eager_step",
-           "sgd_update", "graph_ineligible", "build_step", "choose_precision", "probe_precision"]
+           "sgd_update", "graph_ineligible", "build_step", "choose_precision", "pick_precision",
+           "probe_precision", "CudaCapture"]
 
 PATHS = ("auto", "eager", "foreach", "graph", "compile")
 PRECISIONS = ("auto", "bf16", "tf32", "fp32")
@@ -126,6 +127,13 @@ def probe_precision(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, *, ste
     return out
 
 
+def pick_precision(seconds: dict[str, float]) -> str:
+    """The probe's rule: TF32 only when it is at least 10 % faster than bf16. For small,
+    launch-bound models the two times are equal up to noise, and a coin flip between precisions
+    would make runs differ from one session to the next."""
+    return "tf32" if seconds["tf32"] < 0.9 * seconds["bf16"] else "bf16"
+
+
 def choose_precision(precision: str, model: nn.Module, loader) -> tuple[str, str]:
     """``(precision, why)`` for a run of ``model`` on ``loader``'s batches: ``precision`` itself
     unless it is ``"auto"``; then fp32 off CUDA, and on CUDA the faster of bf16 and TF32 by
@@ -142,9 +150,7 @@ def choose_precision(precision: str, model: nn.Module, loader) -> tuple[str, str
            torch.cuda.get_device_name(dev))
     if key not in _PROBED:
         t = probe_precision(model, xb, yb)
-        # TF32 only when clearly faster: for small, launch-bound models the two times are equal
-        # up to noise, and a coin flip between precisions would make runs differ between sessions
-        _PROBED[key] = ("tf32" if t["tf32"] < 0.9 * t["bf16"] else "bf16"), t
+        _PROBED[key] = pick_precision(t), t
     best, t = _PROBED[key]
     return best, "auto: probe " + ", ".join(f"{k} {v * 1e3:.2f} ms/step" for k, v in t.items())
 

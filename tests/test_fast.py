@@ -332,3 +332,23 @@ def test_uncapturable_model_falls_back_on_cuda(tiny_data):
     assert h.info["fast"] == "eager"
     assert torch.cuda.current_stream() == torch.cuda.default_stream()
     torch.testing.assert_close(flat(model), before)     # lr 0: only the warm-up could have moved it
+
+
+def test_precision_flags_set_and_restore_the_tf32_switches():
+    # the switches are plain settings, so this runs without a GPU
+    cuda = torch.device("cuda")
+    before = (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
+    with fast.precision_flags(cuda, "tf32"):
+        assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
+    with fast.precision_flags(cuda, "fp32"):
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert not torch.backends.cudnn.allow_tf32
+    with fast.precision_flags(torch.device("cpu"), "tf32"):      # the CPU has no TF32: untouched
+        assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32) == before
+    assert (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32) == before
+
+
+def test_probe_rule_prefers_bf16_unless_tf32_is_clearly_faster():
+    assert fast.pick_precision({"bf16": 1.0, "tf32": 0.95}) == "bf16"    # noise: keep bf16
+    assert fast.pick_precision({"bf16": 1.0, "tf32": 0.85}) == "tf32"
+    assert fast.pick_precision({"bf16": 0.5, "tf32": 1.0}) == "bf16"
