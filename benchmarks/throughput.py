@@ -8,12 +8,13 @@ For each model it prints images/s of
       and a probed precision on a GPU), device-side augmentation included — the loop every
       notebook uses — and which path and precision it took,
   (e) ``train.fit(fast="eager")``, the same loop with the eager torch.optim step,
-  (b) the raw eager model step (forward, loss, backward, SGD step; bf16 + channels_last on CUDA)
-      on one fixed device batch: no data, no schedule, no bookkeeping, and
+  (b) the raw eager model step (forward, loss, backward, SGD step; channels_last on CUDA, in the
+      precision (a) chose) on one fixed device batch: no data, no schedule, no bookkeeping, and
   (c) a typical loop: torchvision ``Dataset`` of PIL images + transforms + ``DataLoader``, fp32,
-the share of a raw step that augmentation adds (target < 10 %), and the ratios a/b (targets on an H100: ≥ 0.9, above 1 where the graph removes launch overhead),
-e/b, and a/c (target: ≥ 3 on a GPU, ≥ 1.5 on a CPU), plus seconds per epoch of (a) over the whole
-training set. Needs the datasets (``SUPERCONV_DATA`` or a download). A benchmark, never a test.
+the ratios a/b (target on an H100: ≥ 0.9, above 1 where the graph removes launch overhead), e/b
+and a/c (target: ≥ 3 on a GPU, ≥ 1.5 on a CPU), seconds per epoch of (a) over the whole training
+set, and the share of a raw step that augmentation adds (target < 10 %). Needs the datasets
+(``SUPERCONV_DATA`` or a download). A benchmark, never a test.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from superconv_lib import config, data, models, train
+from superconv_lib import config, data, fast, models, train
 
 CASES = {  # model, dataset, batch size, augmentation (the sizes of issue 7's reference figures)
     "lenet": ("lenet", "mnist", 512, None),
@@ -53,7 +54,8 @@ def bench_fit(model_name: str, x, y, bs: int, aug, steps: int, warmup: int,
     return steps * bs / h.wall_time, f"{h.info['fast']}/{h.info['precision']}"
 
 
-def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int) -> float:
+def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int, precision: str) -> float:
+    """Images/s of the eager model step alone, in the precision fit chose."""
     dev = x.device
     model = models.build(model_name).to(dev)
     if dev.type == "cuda":
@@ -61,13 +63,14 @@ def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loader = data.Loader(x[:bs], y[:bs], bs, shuffle=False)
     xb, yb = next(iter(loader))
-    for _ in range(warmup):
-        train.train_step(model, opt, xb, yb)
-    _sync(dev)
-    t = time.perf_counter()
-    for _ in range(steps):
-        train.train_step(model, opt, xb, yb)
-    _sync(dev)
+    with fast.precision_flags(dev, precision):
+        for _ in range(warmup):
+            fast.eager_step(model, opt, xb, yb, precision)
+        _sync(dev)
+        t = time.perf_counter()
+        for _ in range(steps):
+            fast.eager_step(model, opt, xb, yb, precision)
+        _sync(dev)
     return steps * bs / (time.perf_counter() - t)
 
 
@@ -172,7 +175,7 @@ def main() -> None:
         a, path = bench_fit(model_name, x, y, bs, aug, steps, warmup)
         e = a if path.startswith("eager") else bench_fit(model_name, x, y, bs, aug, steps, warmup,
                                                            fast="eager")[0]
-        b = bench_raw(model_name, x, y, bs, steps, warmup)
+        b = bench_raw(model_name, x, y, bs, steps, warmup, precision=path.split("/")[1])
         c = bench_typical(model_name, x, y, bs, aug, steps, warmup, args.workers)
         aug_share = bench_augment(x, y, bs, aug) / (bs / b)
         print(f"{name:<11} {bs:>5} {a:>14,.0f} {path:>13} {e:>10,.0f} {b:>14,.0f} {c:>12,.0f} "

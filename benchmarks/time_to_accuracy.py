@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from superconv_lib import config, data, models, schedules, sweep, train
+from superconv_lib import config, data, fast, models, schedules, sweep, train
 
 
 class Clock:
@@ -63,19 +63,13 @@ def mnist(fast: str, steps: int | None):
 
 
 def resnet56(fast: str, steps: int | None):
-    cfg = sweep.smith_grid("weight_decay", values=[1e-4])[0]
+    cfg = {**sweep.smith_grid("weight_decay", values=[1e-4])[0], "eval_every": 500}
     if steps:
-        cfg = {**cfg, "steps": steps}
-    c = sweep.normalize_config(cfg)
-    config.seed_everything(c["seed"])
-    x, y = data.load("cifar10", "train")
-    xt, yt = data.load("cifar10", "test")
-    loader = data.Loader(x, y, c["batch_size"], augment=c["augment"], seed=c["seed"])
+        cfg["steps"] = steps
     clock = Clock()
-    h = train.fit(models.build("resnet56"), loader, steps=c["steps"],
-                  lr=sweep.schedule_of(c, c["steps"]), weight_decay=c["weight_decay"],
-                  eval_data=(xt, yt), eval_every=500, callbacks=[clock], progress=False, fast=fast)
-    return h, clock, c["target"], 1.2 * c["steps"] / len(loader), len(loader)
+    h = sweep.run_config(cfg, callbacks=[clock], fast=fast)
+    c = h.info["config"]
+    return h, clock, c["target"], 1.2 * c["steps"] / h.steps_per_epoch, h.steps_per_epoch
 
 
 EXPERIMENTS = {"mnist": mnist, "resnet56": resnet56}
@@ -103,7 +97,15 @@ def main() -> None:
             if mode == "auto" and dev.type != "cuda" and "eager" in args.modes:
                 print(f"{name:<10} {mode:>7}   = eager on {dev.type} (no CUDA graph to take)")
                 continue
-            h, clock, target, target_s, spe = EXPERIMENTS[name](mode, args.steps)
+            fast.forget_probes()          # every run pays for its own precision probe
+            try:
+                h, clock, target, target_s, spe = EXPERIMENTS[name](mode, args.steps)
+            except ValueError as e:       # e.g. --modes graph on a machine without CUDA
+                print(f"{name:<10} {mode:>7}   not run: {e}")
+                continue
+            except train.TrainingDiverged as e:   # e.g. --steps too few for the warm-up
+                print(f"{name:<10} {mode:>7}   diverged at step {e.step} (lr {e.lr:.3g})")
+                continue
             setup = h.info.get("setup_s", 0.0)
             train_s = clock.points[-1][0] + setup
             if mode == "eager":

@@ -40,15 +40,18 @@ import copy
 import math
 import time
 import warnings
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from .data import Loader
+
 __all__ = ["PATHS", "PRECISIONS", "StepFn", "autocast", "precision_flags", "on_device", "eager_step",
            "sgd_update", "graph_ineligible", "build_step", "choose_precision", "pick_precision",
-           "probe_precision", "CudaCapture"]
+           "probe_precision", "forget_probes", "check_precision", "CudaCapture"]
 
 PATHS = ("auto", "eager", "foreach", "graph", "compile")
 PRECISIONS = ("auto", "bf16", "tf32", "fp32")
@@ -62,7 +65,8 @@ tensor (no host sync)."""
 # Precision
 # ---------------------------------------------------------------------------------------------
 
-def autocast(device: torch.device, precision: str, *, cache: bool = True):
+def autocast(device: torch.device, precision: str, *,
+             cache: bool = True) -> contextlib.AbstractContextManager:
     """The autocast context of a precision: bf16 autocast for ``"bf16"`` (CUDA and CPU), nothing
     otherwise. ``cache=False`` inside a CUDA graph capture (autocast's weight cache would hold
     tensors from outside the graph's memory pool)."""
@@ -91,18 +95,34 @@ def precision_flags(device: torch.device, precision: str) -> Iterator[None]:
         torch.backends.cudnn.allow_tf32 = old[1]
 
 
-def on_device(device: torch.device):
+def on_device(device: torch.device) -> contextlib.AbstractContextManager:
     """Make ``device`` the current CUDA device for a run (streams, graphs and the probe then
     belong to it, also for ``cuda:1``); nothing on the CPU and MPS."""
     return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
-def _check_precision(precision: str) -> None:
+def check_precision(precision: str, device: torch.device) -> None:
+    """Raise a ``ValueError`` for a precision this device cannot apply: TF32 is a CUDA
+    tensor-core mode, and bf16 autocast is used on CUDA and the CPU."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "tf32" and device.type != "cuda":
+        raise ValueError(f"precision='tf32' is a CUDA tensor-core mode; on {device.type} use "
+                         "'fp32' (or 'auto').")
+    if precision == "bf16" and device.type not in ("cuda", "cpu"):
+        raise ValueError(f"precision='bf16' autocasts on CUDA and the CPU; on {device.type} use "
+                         "'fp32' (or 'auto').")
 
 
 _PROBED: dict[tuple, tuple[str, dict]] = {}
+"""The probe's results in this process: (model class, parameter count, batch shape, GPU) ->
+(precision, seconds per step). A cache, not a setting: :func:`forget_probes` empties it."""
+
+
+def forget_probes() -> None:
+    """Empty the precision probe's cache, so that the next ``fit(precision="auto")`` probes again
+    (benchmarks do this so that every run pays for its own probe)."""
+    _PROBED.clear()
 
 
 def probe_precision(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, *, steps: int = 10,
@@ -111,6 +131,8 @@ def probe_precision(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, *, ste
     (the model itself is not touched). CUDA only."""
     if xb.device.type != "cuda":
         raise ValueError("probe_precision times CUDA kernels; on the CPU and MPS use fp32.")
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"probe_precision needs steps >= 1 and warmup >= 0, got {steps}, {warmup}.")
     out = {}
     for prec in ("bf16", "tf32"):
         m = copy.deepcopy(model).train()
@@ -134,15 +156,15 @@ def pick_precision(seconds: dict[str, float]) -> str:
     return "tf32" if seconds["tf32"] < 0.9 * seconds["bf16"] else "bf16"
 
 
-def choose_precision(precision: str, model: nn.Module, loader) -> tuple[str, str]:
+def choose_precision(precision: str, model: nn.Module, loader: "Loader") -> tuple[str, str]:
     """``(precision, why)`` for a run of ``model`` on ``loader``'s batches: ``precision`` itself
     unless it is ``"auto"``; then fp32 off CUDA, and on CUDA the faster of bf16 and TF32 by
     :func:`probe_precision` on one batch (cached per model class, parameter count, batch shape and
     GPU)."""
-    _check_precision(precision)
+    dev = loader.device
+    check_precision(precision, dev)
     if precision != "auto":
         return precision, "asked for"
-    dev = loader.device
     if dev.type != "cuda":
         return "fp32", f"auto: fp32 on {dev.type} (bf16 autocast is slower on most CPUs)"
     xb, yb = _first_batch(loader)
@@ -244,6 +266,7 @@ class CudaCapture:
 
     @contextlib.contextmanager
     def side_stream(self) -> Iterator[None]:
+        """Run the block on a fresh stream of the device, joined back to the current one after."""
         side = torch.cuda.Stream(device=self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         try:
@@ -263,17 +286,20 @@ class CudaCapture:
         return out, graph.replay
 
     def rng_state(self) -> torch.Tensor:
+        """The device's random-number state (dropout would draw from it during the warm-up)."""
         return torch.cuda.get_rng_state(self.device)
 
     def set_rng_state(self, state: torch.Tensor) -> None:
+        """Put back a state from :meth:`rng_state`."""
         torch.cuda.set_rng_state(state, self.device)
 
-    def recover(self, stream) -> None:
+    def recover(self, stream: torch.cuda.Stream) -> None:
         """After a failed capture: make ``stream`` current again and wait for queued work."""
         torch.cuda.set_stream(stream)
         torch.cuda.synchronize(self.device)
 
-    def current_stream(self):
+    def current_stream(self) -> torch.cuda.Stream:
+        """The stream work is queued on now (made current again by :meth:`recover`)."""
         return torch.cuda.current_stream(self.device)
 
 
@@ -285,13 +311,14 @@ class _GraphStep:
     CHECK_LR, CHECK_MOMENTUM = 1e-2, 0.9    # the self-check's steps (state is put back after)
 
     def __init__(self, inner: _TensorSGDStep, xb: torch.Tensor, yb: torch.Tensor,
-                 backend: CudaCapture) -> None:
+                 backend: CudaCapture, saved: list[torch.Tensor]) -> None:
+        """``saved``: :func:`_snapshot` of the starting state, put back after the warm-up."""
         self.inner = inner
         self.x = torch.empty_like(xb)
         self.y = torch.empty_like(yb)
         self.x.copy_(xb)
         self.y.copy_(yb)
-        self.saved = _snapshot(inner)
+        self.saved = saved
         # Warm-up on a side stream (cuDNN picks its algorithms, the allocator settles), as
         # PyTorch's whole-network capture recipe does. Its first two steps, uncaptured from the
         # run's starting state with a fixed nonzero lr and momentum, are the reference the
@@ -368,7 +395,8 @@ def _restore(inner: _TensorSGDStep, saved: list[torch.Tensor]) -> None:
         t.copy_(s)
 
 
-def graph_ineligible(optimizer: torch.optim.Optimizer, loader, device: torch.device) -> str | None:
+def graph_ineligible(optimizer: torch.optim.Optimizer, loader: "Loader",
+                     device: torch.device) -> str | None:
     """Why this run cannot use the tensor-SGD step (``"foreach"``/``"graph"``), or None if it can."""
     if type(optimizer) is not torch.optim.SGD:
         return (f"the optimizer is {type(optimizer).__name__}; the graphed step implements "
@@ -387,14 +415,17 @@ def graph_ineligible(optimizer: torch.optim.Optimizer, loader, device: torch.dev
     return None
 
 
-def build_step(fast: str, model: nn.Module, optimizer: torch.optim.Optimizer, loader,
+def build_step(fast: str, model: nn.Module, optimizer: torch.optim.Optimizer, loader: "Loader",
                precision: str, backend: CudaCapture | None = None) -> tuple[StepFn, dict]:
     """The step ``fit`` will call, and ``info`` for ``History.info``: ``fast`` (the path taken),
     ``fast_reason`` (why) and ``precision``. ``precision`` is already chosen (not ``"auto"``).
     ``backend`` replaces :class:`CudaCapture` (tests without a GPU)."""
     if fast not in PATHS:
         raise ValueError(f"fast must be one of {PATHS}, got {fast!r}.")
+    if precision == "auto":
+        raise ValueError("build_step needs a chosen precision; call choose_precision first.")
     dev = loader.device
+    check_precision(precision, dev)
     info = {"precision": precision}
     why_not = graph_ineligible(optimizer, loader, dev)
 
@@ -428,13 +459,19 @@ def build_step(fast: str, model: nn.Module, optimizer: torch.optim.Optimizer, lo
     start = None
     try:
         start = _snapshot(inner)
-        graph = _GraphStep(inner, xb, yb, backend)
+        graph = _GraphStep(inner, xb, yb, backend, start)
         problem = graph.check()
     except Exception as e:   # capture can fail for many model-specific reasons; say which
-        # a failed capture can leave its capture stream current; the first error is the cause
+        # a failed capture can leave its capture stream current, and its error is then the
+        # secondary "operation failed due to a previous error during capture": name the first
         backend.recover(stream)
-        cause = e.__context__ if e.__context__ is not None else e
+        cause = e.__context__ if e.__context__ is not None and "capture" in str(e) else e
         problem = f"capture failed: {type(cause).__name__}: {cause}"
+    except BaseException:    # e.g. KeyboardInterrupt: leave the model as it was, then stop
+        backend.recover(stream)
+        if start is not None:
+            _restore(inner, start)
+        raise
     backend.set_rng_state(rng)
     if problem is not None:
         if start is not None:
@@ -449,7 +486,7 @@ def build_step(fast: str, model: nn.Module, optimizer: torch.optim.Optimizer, lo
     return graph, info
 
 
-def _first_batch(loader) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_batch(loader: "Loader") -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of the run's shape without moving the loader on (its epoch counter is restored and
     the random generators it uses are local to each epoch)."""
     epoch = loader.epoch

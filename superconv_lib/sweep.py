@@ -79,7 +79,7 @@ _FLOATS = ("target", "epochs", "lr_min", "lr_max", "mom_min", "mom_max", "anneal
            "final_div", "weight_decay")
 _INTS = ("train_limit", "test_limit", "batch_size", "steps", "eval_every", "seed")
 _RESULT_COLUMNS = ["name", "hash", "status", "final_accuracy", "best_accuracy", "final_test_loss",
-                   "iterations", "epochs_done", "wall_time", "device"]
+                   "iterations", "epochs_done", "wall_time", "device", "step_path", "precision"]
 COLUMNS = _RESULT_COLUMNS + [k for k in DEFAULTS if k != "name"]
 """The columns of ``results.csv``: the result, then every config key."""
 
@@ -210,7 +210,8 @@ def _model_for(c: dict) -> torch.nn.Module:
 
 
 def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
-               progress: bool = False) -> History:
+               progress: bool = False, callbacks: Sequence[object] = (),
+               fast: str = "auto") -> History:
     """Run one config: the single place where a config becomes a run.
 
     Seeds everything with ``seed``, loads ``dataset`` (``train_limit``/``test_limit`` images, class
@@ -219,6 +220,7 @@ def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
     or ``steps`` iterations, evaluating on the test split every ``eval_every`` iterations (default:
     once per epoch). Returns the History (``label`` = the config's name; ``info["config"]`` = the
     normalised config). Raises ``train.TrainingDiverged`` if the loss becomes NaN.
+    ``callbacks`` and ``fast`` go to ``train.fit`` (e.g. a timer in ``benchmarks/``).
     """
     c = normalize_config(cfg)
     dev = torch.device(device) if device is not None else _config.device()
@@ -231,7 +233,7 @@ def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
     hist = train.fit(model, loader, steps=steps, lr=schedule_of(c, steps),
                      weight_decay=c["weight_decay"], optimizer=c["optimizer"],
                      nesterov=c["nesterov"], eval_data=(xt, yt), eval_every=c["eval_every"],
-                     progress=progress, label=c["name"])
+                     progress=progress, label=c["name"], callbacks=callbacks, fast=fast)
     hist.info["config"] = c
     return hist
 
@@ -265,7 +267,11 @@ def _row(c: dict, h: str, status: str, hist: History | None, device: str) -> dic
            "final_test_loss": evals[-1].loss if evals else float("nan"),
            "iterations": hist.steps if hist is not None else 0,
            "epochs_done": hist.steps / hist.steps_per_epoch if hist is not None else 0.0,
-           "wall_time": hist.wall_time if hist is not None else 0.0, "device": device}
+           "wall_time": hist.wall_time if hist is not None else 0.0, "device": device,
+           # how fit ran the step and in which arithmetic (train.fit's History.info): on a GPU
+           # the precision is probed, so a row says which one its numbers come from
+           "step_path": hist.info.get("fast") if hist is not None else None,
+           "precision": hist.info.get("precision") if hist is not None else None}
     row.update({k: v for k, v in c.items() if k != "name"})
     return row
 

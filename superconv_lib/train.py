@@ -171,9 +171,19 @@ def _default_precision(device: torch.device) -> str:
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
                yb: torch.Tensor, precision: str | None = None) -> torch.Tensor:
     """One SGD iteration, eagerly: forward, cross-entropy, backward, optimizer step. Returns the
-    loss as a 0-d device tensor (no host sync). ``precision``: see :mod:`superconv_lib.fast`
-    (default bf16 on CUDA, fp32 elsewhere)."""
-    return _fast.eager_step(model, optimizer, xb, yb, precision or _default_precision(xb.device))
+    loss as a 0-d device tensor (no host sync). ``precision``: ``"bf16"``, ``"tf32"`` or
+    ``"fp32"`` (see :mod:`superconv_lib.fast`; default bf16 on CUDA, fp32 elsewhere)."""
+    precision = precision or _default_precision(xb.device)
+    _check_chosen(precision, xb.device)
+    with _fast.precision_flags(xb.device, precision):
+        return _fast.eager_step(model, optimizer, xb, yb, precision)
+
+
+def _check_chosen(precision: str, device: torch.device) -> None:
+    if precision == "auto":
+        raise ValueError("precision='auto' is chosen by fit (a timed probe); here give 'bf16', "
+                         "'tf32' or 'fp32'.")
+    _fast.check_precision(precision, device)
 
 
 @torch.no_grad()
@@ -190,12 +200,14 @@ def evaluate(model: nn.Module, data: "tuple[torch.Tensor, torch.Tensor] | Loader
     total = torch.zeros(2, dtype=torch.float64, device=dev)
     n = 0
     precision = precision or _default_precision(dev)
-    for xb, yb in _eval_batches(data, normalize, batch_size):
-        with _fast.autocast(xb.device, precision):
-            out = model(xb)
-        total[0] += F.cross_entropy(out.float(), yb, reduction="sum")
-        total[1] += (out.argmax(1) == yb).sum()
-        n += len(yb)
+    _check_chosen(precision, dev)
+    with _fast.precision_flags(dev, precision):
+        for xb, yb in _eval_batches(data, normalize, batch_size):
+            with _fast.autocast(xb.device, precision):
+                out = model(xb)
+            total[0] += F.cross_entropy(out.float(), yb, reduction="sum")
+            total[1] += (out.argmax(1) == yb).sum()
+            n += len(yb)
     model.train(was_training)
     if n == 0:
         raise ValueError("evaluate: the evaluation data is empty.")
@@ -261,8 +273,9 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
     ``fast`` picks how a step runs (``"auto"``: one CUDA graph per step on a GPU, eager elsewhere)
     and ``precision`` its arithmetic (``"auto"``: bf16 or TF32 by a timed probe on a GPU, fp32
     elsewhere); see :mod:`superconv_lib.fast`. ``History.info`` records ``fast``, ``fast_reason``,
-    ``precision`` and ``precision_reason``. Every path trains the same model to the same numbers
-    up to floating-point rounding.
+    ``precision``, ``precision_reason`` and ``setup_s`` (probe and capture, not in ``wall_time``).
+    At one precision, every ``fast`` path trains to the same numbers up to floating-point
+    rounding; bf16 and TF32 differ by more (pass ``precision=`` to pin it).
     """
     if not isinstance(train_loader, Loader):
         raise ValueError("train_loader must be a superconv_lib.data.Loader (device-resident batches).")
@@ -284,8 +297,7 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
     if fast not in _fast.PATHS:
         raise ValueError(f"fast must be one of {_fast.PATHS}, got {fast!r}.")
-    if precision not in _fast.PRECISIONS:
-        raise ValueError(f"precision must be one of {_fast.PRECISIONS}, got {precision!r}.")
+    _fast.check_precision(precision, train_loader.device)
     lr_fn = _as_schedule(lr, "lr")
     if lr_fn is None:
         raise ValueError("lr is required: a number or a function of the step.")
