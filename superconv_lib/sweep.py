@@ -211,7 +211,7 @@ def _model_for(c: dict) -> torch.nn.Module:
 
 def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
                progress: bool = False, callbacks: Sequence[object] = (),
-               fast: str = "auto") -> History:
+               fast: str | None = None) -> History:
     """Run one config: the single place where a config becomes a run.
 
     Seeds everything with ``seed``, loads ``dataset`` (``train_limit``/``test_limit`` images, class

@@ -257,7 +257,7 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         weight_decay: float = 5e-4, optimizer: "str | torch.optim.Optimizer" = "sgd",
         nesterov: bool = False, eval_data=None, eval_every: int | None = None,
         callbacks: Sequence[object] = (), progress: bool = True, read_every: int | None = None,
-        label: str = "", fast: str = "auto", precision: str = "auto") -> History:
+        label: str = "", fast: str | None = None, precision: str | None = None) -> History:
     """Train ``model`` for ``steps`` iterations (or ``epochs`` × iterations per epoch).
 
     ``lr`` is a number or a function of the step (iteration index, from 0); a function returning
@@ -272,7 +272,8 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
 
     ``fast`` picks how a step runs (``"auto"``: one CUDA graph per step on a GPU, eager elsewhere)
     and ``precision`` its arithmetic (``"auto"``: bf16 or TF32 by a timed probe on a GPU, fp32
-    elsewhere); see :mod:`superconv_lib.fast`. ``History.info`` records ``fast``, ``fast_reason``,
+    elsewhere); see :mod:`superconv_lib.fast`. Left out, they come from ``SUPERCONV_FAST`` and
+    ``SUPERCONV_PRECISION`` (default ``"auto"``; see :mod:`superconv_lib.config`). ``History.info`` records ``fast``, ``fast_reason``,
     ``precision``, ``precision_reason`` and ``setup_s`` (probe and capture, not in ``wall_time``).
     At one precision, every ``fast`` path trains to the same numbers up to floating-point
     rounding; bf16 and TF32 differ by more (pass ``precision=`` to pin it).
@@ -295,6 +296,8 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         raise ValueError(f"read_every must be a positive int (iterations), got {read_every!r}.")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    fast = config.fast_path() if fast is None else fast
+    precision = config.precision() if precision is None else precision
     if fast not in _fast.PATHS:
         raise ValueError(f"fast must be one of {_fast.PATHS}, got {fast!r}.")
     _fast.check_precision(precision, train_loader.device)

@@ -363,3 +363,18 @@ def test_probe_rule_prefers_bf16_unless_tf32_is_clearly_faster():
     assert fast.pick_precision({"bf16": 1.0, "tf32": 0.95}) == "bf16"    # noise: keep bf16
     assert fast.pick_precision({"bf16": 1.0, "tf32": 0.85}) == "tf32"
     assert fast.pick_precision({"bf16": 0.5, "tf32": 1.0}) == "bf16"
+
+
+def test_environment_sets_the_default_path(tiny_data, monkeypatch):
+    monkeypatch.setenv("SUPERCONV_FAST", "foreach")
+    h, _ = _fit(tiny_data, None, steps=3)
+    assert h.info["fast"] == "foreach"
+    h, _ = _fit(tiny_data, "eager", steps=3)                   # an explicit argument wins
+    assert h.info["fast"] == "eager"
+    monkeypatch.setenv("SUPERCONV_FAST", "turbo")
+    with pytest.raises(ValueError, match="SUPERCONV_FAST='turbo'"):
+        _fit(tiny_data, None, steps=3)
+    monkeypatch.delenv("SUPERCONV_FAST")
+    monkeypatch.setenv("SUPERCONV_PRECISION", "bf16")
+    h, _ = _fit(tiny_data, None, steps=3)
+    assert h.info["precision"] == "bf16" and h.info["fast"] == "eager"
