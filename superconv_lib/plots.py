@@ -97,13 +97,8 @@ def compare(runs, *, ax=None, x: str = "epoch", metric: str = "accuracy", title:
     for name, h in items:
         y = h.eval_array(metric)
         ax.plot(h.eval_array(x), 100 * y if metric == "accuracy" else y, marker=".", label=name)
-    ax.set_xlabel("epoch" if x == "epoch" else "iteration")
-    ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else "test loss")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return ax
+    return _finish(ax, "epoch" if x == "epoch" else "iteration",
+                   "test accuracy (%)" if metric == "accuracy" else "test loss", title)
 
 
 def _runs(runs) -> list:
@@ -144,13 +139,8 @@ def schedule_overlay(fns: "Mapping[str, Callable[[int], float | tuple[float, flo
     every = np.concatenate(every)
     if log or (log is None and every.min() > 0 and every.max() / every.min() >= 100):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch" if steps_per_epoch else "iteration")
-    ax.set_ylabel("learning rate" if what == "lr" else "momentum")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return ax
+    return _finish(ax, "epoch" if steps_per_epoch else "iteration",
+                   "learning rate" if what == "lr" else "momentum", title)
 
 
 def losses(runs: "Mapping[str, object] | Sequence[object]", *, ax=None, smooth: int = 0,
@@ -185,13 +175,8 @@ def losses(runs: "Mapping[str, object] | Sequence[object]", *, ax=None, smooth: 
                     color=line.get_color(), label=f"{name}: loss non-finite after this")
         finite_all.append(loss)
     _log_if_decades(ax, np.concatenate(finite_all) if finite_all else np.array([]))
-    ax.set_xlabel("iteration" if x == "step" else "epoch")
-    ax.set_ylabel("train loss (cross-entropy)")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return ax
+    return _finish(ax, "iteration" if x == "step" else "epoch", "train loss (cross-entropy)",
+                   title)
 
 
 def wall_times(runs: "Mapping[str, object] | Sequence[object]", *, ax=None,
@@ -215,4 +200,15 @@ def wall_times(runs: "Mapping[str, object] | Sequence[object]", *, ax=None,
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def _finish(ax, xlabel: str, ylabel: str, title: str | None):
+    """The common ending of a one-axes plot: labels, optional title, grid, legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     return ax
