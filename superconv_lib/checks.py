@@ -174,8 +174,34 @@ def _number(value: Any, what: str) -> float:
         if isinstance(value, (bool, str, bytes)):
             raise TypeError
         return float(value)
+    except OverflowError:
+        # an int (or Fraction) beyond the float range: as a float it is infinite, and the
+        # check reports it as far too high or too low instead of crashing
+        try:
+            return math.inf if value > 0 else -math.inf
+        except TypeError:
+            pass
     except (TypeError, ValueError, RuntimeError):  # RuntimeError: a multi-element tensor
-        raise _Broken(f"{what} should be a number, got {type(value).__name__} {value!r:.60}")
+        pass
+    raise _Broken(f"{what} should be a number, got {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters (a 10,000-digit int is not printed whole)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 — a repr that fails is the learner's object's problem
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _finite_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, (bool, str, bytes)) and math.isfinite(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _answer(answer: Any, *args: Any) -> Any:
@@ -220,8 +246,10 @@ def close(answer: Any, reference: float, *, rel: float = 0.05, abs: float = 0.0,
     says whether the answer is too high or too low, never the reference. ``hint`` is shown on
     failure (say which formula or plot to look at).
     """
-    if not rel >= 0 or not abs >= 0:
-        raise ValueError("close: rel and abs must be >= 0 (tolerances).")
+    if not 0 <= rel < math.inf or not 0 <= abs < math.inf:
+        raise ValueError("close: rel and abs must be finite and >= 0 (tolerances).")
+    if isinstance(reference, (bool, str, bytes)) or not _finite_number(reference):
+        raise ValueError(f"close: reference must be a finite number (got {_short(reference)}).")
     try:
         value = _number(_answer(answer), "the answer")
         ref = float(reference)
@@ -244,10 +272,12 @@ def lr_in_decade(answer: Any, reference_lr: float, *, factor: float = 3.0,
     """Pass when the learning rate ``answer`` is within a factor ``factor`` of ``reference_lr``
     (``factor=3`` accepts about one decade, 1/3x to 3x: readings of a range-test plot differ by
     that much between people and seeds). ``answer``: a number or a function returning one."""
-    if not factor > 1:
-        raise ValueError(f"lr_in_decade: factor must be > 1 (got {factor!r}); e.g. 3.")
-    if not reference_lr > 0:
-        raise ValueError(f"lr_in_decade: reference_lr must be > 0 (got {reference_lr!r}).")
+    if not _finite_number(factor) or not factor > 1:
+        raise ValueError(f"lr_in_decade: factor must be a finite number > 1 (got "
+                         f"{_short(factor)}); e.g. 3.")
+    if not _finite_number(reference_lr) or not reference_lr > 0:
+        raise ValueError(f"lr_in_decade: reference_lr must be a finite number > 0 (got "
+                         f"{_short(reference_lr)}).")
     try:
         lr = _number(_answer(answer), "the learning rate")
     except _NotAttempted:
@@ -340,7 +370,7 @@ def plateau_reading(answer: Any, reading: Any, *,
         elif isinstance(raw, (bool, np.bool_)):
             said = bool(raw)
         else:
-            raise _Broken(f"answer True/False or 'yes'/'no', got {raw!r:.60}")
+            raise _Broken(f"answer True/False or 'yes'/'no', got {_short(raw)}")
     except _NotAttempted:
         return _report(_not_attempted(name))
     except _Broken as e:
@@ -500,7 +530,7 @@ def one_cycle(fn: Callable[[int, int, float], Any], *, div: float = 10.0,
     try:
         first = _call(fn, 0, *cases[0])
         if momentum and not (isinstance(first, (tuple, list)) and len(first) == 2):
-            return _report(Result(title, False, f"your function returned {first!r:.60}.",
+            return _report(Result(title, False, f"your function returned {_short(first)}.",
                                   "return a pair (lr, momentum): momentum cycles opposite to "
                                   "the lr."))
         bad = _mismatch(fn, ref, cases, lambda t, m: range(t + 1), pick)

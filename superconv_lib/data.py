@@ -14,11 +14,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from . import _validate as V
 from . import config
 
 __all__ = ["DATASETS", "DataUnavailableError", "load", "Loader", "balanced_subset", "downscale",
@@ -59,19 +60,50 @@ def load(name: str, split: str = "train", *, device: torch.device | str | None =
 
     images: uint8 tensor ``(N, C, H, W)``; labels: int64 ``(N,)``. ``limit`` takes a class-balanced
     subset drawn with ``seed`` (the offline npz files are sorted by class, so a plain ``[:limit]``
-    would be one class). ``device`` defaults to :func:`config.device`.
+    would be one class). ``device`` defaults to :func:`config.device`; one this machine lacks is a
+    ``ValueError`` before anything is read. A dataset file is checked, not trusted: one that cannot
+    be read, or whose labels do not fit its images (count, integer classes 0..9), is a
+    ``ValueError`` naming the file and ``SUPERCONV_DATA``; a damaged JPEG decode cache is re-made.
     """
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}.")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    if limit is not None:
+        limit = V.integer(limit, "limit", "load", unit="images")
+    seed = V.integer(seed, "seed", "load", minimum=0)
+    dev = _device(device)   # before the files are read: a bad device fails fast
     x, y = _load_numpy(name, split)
     if limit is not None:
         idx = balanced_subset(y, limit, seed=seed)
         x, y = x[idx], y[idx]
-    dev = torch.device(device) if device is not None else config.device()
     return (torch.from_numpy(np.ascontiguousarray(x)).to(dev),
             torch.from_numpy(y.astype(np.int64)).to(dev))
+
+
+def _device(device: Any) -> torch.device:
+    """``device`` checked against this machine (None: :func:`config.device`)."""
+    if device is None:
+        return config.device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' "
+                         "or 'mps', or leave it out (config.device() picks).") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(dev)!r}, but torch sees no CUDA GPU on this machine; "
+                             "use device='cpu', or leave device out (config.device() picks the "
+                             "best device here).")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={str(dev)!r}, but only {torch.cuda.device_count()} CUDA "
+                             "device(s) exist.")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps', but Apple's MPS is not available here; use device='cpu' "
+                         "or leave device out.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device={str(dev)!r}: supported devices are cpu, cuda[:N] and mps.")
+    return dev
 
 
 def downscale(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -81,7 +113,8 @@ def downscale(x: torch.Tensor, size: int) -> torch.Tensor:
     if x.dtype != torch.uint8 or x.ndim != 4:
         raise ValueError("downscale expects uint8 images (N, C, H, W) as returned by data.load.")
     h, w = x.shape[-2:]
-    if not isinstance(size, int) or size < 1 or h % size or w % size or h // size != w // size:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1 or h % size or w % size \
+            or h // size != w // size:
         raise ValueError(f"size must divide the image side evenly ({h}x{w}); got {size!r}.")
     if size == h:
         return x
@@ -128,24 +161,109 @@ def _load_numpy(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     for fname in spec.files:
         path = folder / fname
         if path.is_file():
-            key = (str(path.resolve()), path.stat().st_mtime_ns, split)
+            st = path.stat()
+            key = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino, split)
             if key not in _MEMO:
                 _MEMO[key] = _read_npz(path, split, spec)
             return _MEMO[key]
     return _download(name, split, spec)
 
 
+class _BadFile(Exception):
+    """What is wrong with a dataset file, turned into a ValueError naming it by _file_error."""
+
+
+def _file_error(path: Path, why: str) -> ValueError:
+    where = os.environ.get("SUPERCONV_DATA")
+    return ValueError(
+        f"{path}: {why}. The file is damaged or is not one of the course's dataset files (their "
+        "format: shared/data/README.md). Replace it with a good copy, or point SUPERCONV_DATA at a "
+        "folder that holds one (SUPERCONV_DATA is "
+        + (f"{where!r}" if where else "not set") + ").")
+
+
 def _read_npz(path: Path, split: str, spec: _Spec) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as z:
-        if f"{split}_jpeg" in z:
-            y = z[f"y_{split}"]
-            x = _decode_jpegs_cached(path, split, z[f"{split}_jpeg"], z[f"{split}_offsets"])
-        elif f"x_{split}" in z:
-            x, y = z[f"x_{split}"], z[f"y_{split}"]
+    """``(x, y)`` of one split of an npz file, checked: a file that cannot be read, or whose
+    arrays do not fit together, is a ValueError naming it (never a half-loaded dataset)."""
+    try:
+        # A damaged archive fails in many ways (BadZipFile, EOFError, zlib.error, numpy's
+        # ValueErrors, NotImplementedError for a garbled compression method, RuntimeError for a
+        # garbled "encrypted" flag, ...): whatever np.load raises means "unreadable file".
+        try:
+            # allow_pickle stays False: a dataset file is plain arrays, never Python objects
+            z = np.load(path)
+        except Exception as e:  # noqa: BLE001 — see above
+            raise _BadFile(_unreadable(e)) from None
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise _BadFile("it holds a single array (.npy), not an .npz archive of named arrays")
+        with z:
+            keys = set(z.files)
+            y_key = f"y_{split}"
+            if f"{split}_jpeg" in keys:
+                need = (f"{split}_jpeg", f"{split}_offsets", y_key)
+            elif f"x_{split}" in keys:
+                need = (f"x_{split}", y_key)
+            else:
+                raise _BadFile(f"it has neither x_{split} nor {split}_jpeg (its arrays: "
+                               f"{sorted(keys)})")
+            missing = [k for k in need if k not in keys]
+            if missing:
+                raise _BadFile(f"it lacks {', '.join(missing)}")
+            try:
+                arrays = [z[k] for k in need]   # reading checks each member's CRC
+            except Exception as e:  # noqa: BLE001 — as for np.load above
+                raise _BadFile(_unreadable(e, member=True)) from None
+        y = _check_labels(arrays[-1], spec, y_key)
+        if len(arrays) == 3:
+            blob, offsets = arrays[0], arrays[1]
+            _check_offsets(blob, offsets, len(y), split)
+            x = _decode_jpegs_cached(path, split, blob, offsets, spec)
         else:
-            raise ValueError(f"{path} has neither x_{split} nor {split}_jpeg; see "
-                             "shared/data/README.md for the expected keys.")
-    return _to_nchw(x, spec, path), y.astype(np.int64)
+            x = arrays[0]
+        x = _to_nchw(x, spec, path)
+        if len(x) != len(y):
+            raise _BadFile(f"it has {len(x)} {split} images but {len(y)} labels")
+    except _BadFile as e:
+        raise _file_error(path, str(e)) from None
+    return x, y
+
+
+def _unreadable(e: BaseException, member: bool = False) -> str:
+    text = " ".join(str(e).split())
+    if "pickle" in text:
+        # numpy's message suggests allow_pickle=True: never do that for a data file (loading a
+        # pickle runs code from the file)
+        if member:
+            return "it holds pickled Python objects where plain arrays of numbers belong"
+        return ("it is not an .npz archive (its bytes are neither a zip archive of .npy arrays "
+                "nor a .npy array)")
+    return f"it cannot be read as an .npz archive ({type(e).__name__}: {text[:200]})"
+
+
+def _check_labels(y: np.ndarray, spec: _Spec, key: str) -> np.ndarray:
+    n = len(spec.classes)
+    if y.ndim != 1:
+        raise _BadFile(f"{key} must be a 1-D array of labels, got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        raise _BadFile(f"{key} must hold integer class labels, got {y.dtype} (float labels would "
+                       "be truncated)")
+    if len(y) and (y.min() < 0 or y.max() >= n):
+        raise _BadFile(f"{key} holds labels from {y.min()} to {y.max()}; {spec.torchvision} has "
+                       f"classes 0..{n - 1}")
+    return y.astype(np.int64)
+
+
+def _check_offsets(blob: np.ndarray, offsets: np.ndarray, n: int, split: str) -> None:
+    if blob.ndim != 1 or blob.dtype != np.uint8:
+        raise _BadFile(f"{split}_jpeg must be 1-D uint8 bytes, got {blob.dtype} {blob.shape}")
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+        raise _BadFile(f"{split}_offsets must be 1-D integers, got {offsets.dtype} {offsets.shape}")
+    if len(offsets) != n + 1:
+        raise _BadFile(f"{split}_offsets has {len(offsets)} entries for {n} labels; it needs one "
+                       "more than there are images")
+    if n and (offsets[0] < 0 or offsets[-1] > len(blob) or np.any(np.diff(offsets) <= 0)):
+        raise _BadFile(f"{split}_offsets must increase from >= 0 to at most the {len(blob)} "
+                       f"bytes of {split}_jpeg")
 
 
 def _to_nchw(x: np.ndarray, spec: _Spec, origin: object) -> np.ndarray:
@@ -155,29 +273,64 @@ def _to_nchw(x: np.ndarray, spec: _Spec, origin: object) -> np.ndarray:
     elif x.ndim == 4 and x.shape[-1] == c and x.shape[1] != c:
         x = x.transpose(0, 3, 1, 2)
     if x.shape[1:] != (c, h, w) or x.dtype != np.uint8:
-        raise ValueError(f"{origin}: expected uint8 images of shape (N, {c}, {h}, {w}) "
-                         f"(or NHWC), got {x.dtype} {x.shape}.")
+        why = (f"expected uint8 images of shape (N, {c}, {h}, {w}) (or NHWC), got {x.dtype} "
+               f"{x.shape}")
+        if isinstance(origin, Path):   # a dataset file: _read_npz names it and SUPERCONV_DATA
+            raise _BadFile(why)
+        raise ValueError(f"{origin}: {why}.")
     return np.ascontiguousarray(x)
 
 
-def _decode_jpegs_cached(path: Path, split: str, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Decode once and keep the uint8 array in the cache folder: the second notebook loads in ms."""
+def _decode_jpegs_cached(path: Path, split: str, blob: np.ndarray, offsets: np.ndarray,
+                         spec: _Spec) -> np.ndarray:
+    """Decode once and keep the uint8 array in the cache folder: the second notebook loads in ms.
+
+    A cache file that cannot be read, or holds the wrong number or shape of images, is decoded
+    again and replaced."""
     st = path.stat()
     cache = config.cache_dir() / f"{path.stem}-{split}-{st.st_size}-{st.st_mtime_ns}.npy"
+    want = (len(offsets) - 1, *spec.shape)
     if cache.is_file():
         try:
-            return np.load(cache)
-        except (OSError, ValueError):
-            pass  # a broken cache file is re-made below
-    x = _decode_jpegs(blob, offsets)
+            x = np.load(cache)
+        except Exception:  # noqa: BLE001 — empty, truncated or garbage: re-made below
+            x = None
+        if isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.shape == want:
+            return x
+        if hasattr(x, "close"):
+            x.close()
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as f:
-            np.save(f, x)
-        os.replace(f.name, cache)
-    except OSError:
-        pass  # a read-only cache only costs the decode again next time
+        x = _decode_jpegs(blob, offsets)
+    except Exception as e:  # noqa: BLE001 — torchvision / Pillow on a bad image, in many ways
+        raise _BadFile(f"its {split} JPEG images cannot be decoded ({type(e).__name__}: "
+                       f"{' '.join(str(e).split())[:200]})") from None
+    if x.shape != want or x.dtype != np.uint8:
+        raise _BadFile(f"its {split} JPEGs decode to {x.dtype} {x.shape}, expected uint8 {want}")
+    _save_atomic(cache, x)
     return x
+
+
+def _save_atomic(path: Path, x: np.ndarray) -> None:
+    """``np.save`` to a temporary file, fsync, rename: a reader sees the old file or the whole
+    new one. A read-only cache only costs the decode again next time."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            tmp = f.name
+            np.save(f, x)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -244,23 +397,20 @@ class Loader:
             raise ValueError(f"y must be a 1-D label tensor with one label per image ({len(x)}).")
         if y.device != x.device:
             raise ValueError(f"x is on {x.device} but y on {y.device}; load both with the same device.")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        batch_size = V.integer(batch_size, "batch_size", "Loader", minimum=1, unit="images")
         if augment not in AUGMENTS:
             raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}.")
         if len(x) == 0 or (drop_last and len(x) < batch_size):
             raise ValueError(f"the loader would be empty: {len(x)} images, batch_size {batch_size}, "
                              f"drop_last={drop_last}. Use a smaller batch_size or more images.")
-        if pad < 0:
-            raise ValueError(f"pad must be >= 0, got {pad}.")
+        pad = V.integer(pad, "pad", "Loader", minimum=0, unit="pixels")
+        seed = V.integer(seed, "seed", "Loader")
         self.x, self.y = x, y.long()
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.drop_last, self.seed, self.pad = drop_last, seed, pad
         self.epoch = 0
-        mean, std = stats if stats is not None else _channel_stats(x)
         c = x.shape[1]
-        if len(mean) != c or len(std) != c or min(std) <= 0:
-            raise ValueError(f"stats must be (mean, std) with {c} positive std values each.")
+        mean, std = _check_stats(stats, c) if stats is not None else _channel_stats(x)
         shape = (1, c, 1, 1)
         std_t = torch.tensor(std, dtype=torch.float32, device=x.device).view(shape)
         mean_t = torch.tensor(mean, dtype=torch.float32, device=x.device).view(shape)
@@ -295,6 +445,21 @@ class Loader:
             if self.augment:
                 xb = augment_batch(xb, self.augment, pad=self.pad, generator=g)
             yield self.normalize(xb), self.y[idx]
+
+
+def _check_stats(stats: Any, c: int) -> tuple[list[float], list[float]]:
+    """``(mean, std)`` given to a Loader: ``c`` finite means and ``c`` finite std values > 0 each
+    (a NaN here would make every batch NaN)."""
+    msg = f"stats must be (mean, std) with {c} finite values each, std > 0, in [0, 1] units"
+    if not isinstance(stats, (tuple, list)) or len(stats) != 2:
+        raise ValueError(f"{msg}; got {stats!r:.80}.")
+    mean, std = stats
+    if isinstance(mean, (str, bytes)) or isinstance(std, (str, bytes)) \
+            or not hasattr(mean, "__len__") or not hasattr(std, "__len__") \
+            or len(mean) != c or len(std) != c:
+        raise ValueError(f"{msg}; got {stats!r:.80}.")
+    return ([V.finite(m, f"stats mean[{i}]", "Loader") for i, m in enumerate(mean)],
+            [V.positive(s, f"stats std[{i}]", "Loader") for i, s in enumerate(std)])
 
 
 def augment_batch(xb: torch.Tensor, augment: str, *, pad: int = 4,

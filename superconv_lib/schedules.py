@@ -26,14 +26,14 @@ Terms from the papers, all counted in iterations:
 from __future__ import annotations
 
 import bisect
-import functools
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Tuple, Union
 
 import torch
 from torch.optim.lr_scheduler import LRScheduler
+
+from . import _validate as V
 
 __all__ = [
     "clr", "one_cycle", "one_cycle_schedule", "piecewise", "inv", "linear_range", "exp_range_test",
@@ -50,17 +50,8 @@ SHAPES = ("linear", "cos")
 # ---------------------------------------------------------------------------------------------
 
 def _as_int(fn: str, name: str, value: Any) -> int:
-    # operator.index accepts Python and NumPy integers but refuses 3.0 and "3"; bool is an int
-    # subclass that is almost always a mistake here.
-    if isinstance(value, bool):
-        raise ValueError(f"{fn}: {name} must be an integer number of iterations (got {value!r}).")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise ValueError(
-            f"{fn}: {name} must be an integer number of iterations (got {value!r}); "
-            f"pass e.g. int({name})."
-        ) from None
+    """A count of iterations: a Python or NumPy int; never 3.0, "3" or True."""
+    return V.integer(value, name, fn, unit="iterations")
 
 
 def _check_step(fn: str, step: Any, last: int | None = None) -> int:
@@ -75,16 +66,11 @@ def _check_step(fn: str, step: Any, last: int | None = None) -> int:
     return step
 
 
-def _check_positive(fn: str, name: str, value: float, hint: str = "") -> None:
-    if not value > 0:  # also catches NaN
-        raise ValueError(f"{fn}: {name} must be > 0 (got {value!r}){hint}.")
-
-
-def _check_momentum(fn: str, name: str, value: float) -> None:
-    if not 0 <= value < 1:
-        raise ValueError(
-            f"{fn}: {name} must be in [0, 1) (got {value!r}); typical momenta are 0.85 to 0.95."
-        )
+def _sequence(fn: str, name: str, value: Any) -> Sequence:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") \
+            or not hasattr(value, "__getitem__"):
+        raise ValueError(f"{fn}: {name} must be a list (got {value!r:.60}).")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,13 +98,21 @@ def clr(step: int, base_lr: float, max_lr: float, step_size: int, mode: str = "t
         max_lr: upper bound of the cycle, > 0 and >= ``base_lr``.
         step_size: stepsize in iterations (half a cycle), >= 1.
         mode: one of ``CLR_MODES``.
-        gamma: per-iteration decay of the amplitude in ``"exp_range"`` mode, > 0.
+        gamma: per-iteration decay of the amplitude in ``"exp_range"`` mode, in (0, 1].
+
+    ``"triangular2"`` keeps returning ``base_lr`` once the amplitude has halved below the float
+    range (after 1,024 cycles) instead of overflowing.
     """
+    step = _check_step("clr", step)
+    return _clr_at(step, *_clr_args(base_lr, max_lr, step_size, mode, gamma))
+
+
+def _clr_args(base_lr: Any, max_lr: Any, step_size: Any, mode: Any, gamma: Any
+              ) -> tuple[float, float, int, str, float]:
+    """``clr``'s arguments checked, as floats and an int (every call of ``clr`` checks them)."""
     name = "clr"
-    step = _check_step(name, step)
-    if not base_lr >= 0:
-        raise ValueError(f"{name}: base_lr must be >= 0 (got {base_lr!r}).")
-    _check_positive(name, "max_lr", max_lr)
+    base_lr = V.non_negative(base_lr, "base_lr", name)
+    max_lr = V.positive(max_lr, "max_lr", name)
     if base_lr > max_lr:
         raise ValueError(f"{name}: base_lr must be <= max_lr (got base_lr={base_lr}, "
                          f"max_lr={max_lr}); swap them.")
@@ -126,10 +120,19 @@ def clr(step: int, base_lr: float, max_lr: float, step_size: int, mode: str = "t
     if step_size < 1:
         raise ValueError(f"{name}: step_size must be >= 1 iteration (got {step_size}); the paper "
                          "suggests 2-10 epochs' worth of iterations.")
-    if mode not in CLR_MODES:
+    if not isinstance(mode, str) or mode not in CLR_MODES:
         raise ValueError(f"{name}: mode must be one of {', '.join(CLR_MODES)} (got {mode!r}).")
-    _check_positive(name, "gamma", gamma, "; exp_range uses gamma slightly below 1, e.g. 0.99994")
+    hint = "; exp_range uses gamma slightly below 1, e.g. 0.99994"
+    gamma = V.positive(gamma, "gamma", name, hint)
+    if mode == "exp_range" and gamma > 1:
+        # gamma ** step would grow the amplitude without bound, far above max_lr
+        raise ValueError(f"{name}: gamma must be <= 1 in exp_range mode, where the amplitude is "
+                         f"multiplied by gamma ** step (got {gamma!r}){hint}.")
+    return base_lr, max_lr, step_size, mode, gamma
 
+
+def _clr_at(step: int, base_lr: float, max_lr: float, step_size: int, mode: str,
+            gamma: float) -> float:
     # Same float operations, in the same order, as torch's CyclicLR.get_lr.
     total_size = float(step_size) + float(step_size)
     step_ratio = float(step_size) / total_size
@@ -139,7 +142,8 @@ def clr(step: int, base_lr: float, max_lr: float, step_size: int, mode: str = "t
     if mode == "triangular":
         amplitude = 1.0
     elif mode == "triangular2":
-        amplitude = 1 / (2.0 ** (cycle - 1))
+        # 2.0 ** 1024 overflows; by then the amplitude is below 2 ** -1023, i.e. base_lr
+        amplitude = 1 / (2.0 ** (cycle - 1)) if cycle <= 1024 else 0.0
     else:
         amplitude = gamma ** step
     return float(base_lr + (max_lr - base_lr) * scale_factor * amplitude)
@@ -220,41 +224,51 @@ def one_cycle(step: int, total_steps: int, max_lr: float, *, div: float = 10.0,
             constant momentum.
         shape: ``"linear"`` (the paper) or ``"cos"`` (fastai / PyTorch); see ``SHAPES``.
     """
-    name = "one_cycle"
-    total_steps = _as_int(name, "total_steps", total_steps)
+    total_steps = _as_int("one_cycle", "total_steps", total_steps)
     if total_steps < 1:
-        raise ValueError(f"{name}: total_steps must be >= 1 iteration (got {total_steps}).")
-    step = _check_step(name, step, total_steps)
-    _check_positive(name, "max_lr", max_lr, "; pick it from an LR range test")
+        raise ValueError(f"one_cycle: total_steps must be >= 1 iteration (got {total_steps}).")
+    step = _check_step("one_cycle", step, total_steps)
+    ends, lr_legs, mom_legs = _one_cycle_legs(
+        total_steps, *_one_cycle_args(max_lr, div, pct_start, pct_anneal, final_div, moms, shape))
+    return float(_combine(step, ends, lr_legs)), float(_combine(step, ends, mom_legs))
+
+
+def _one_cycle_args(max_lr: Any, div: Any, pct_start: Any, pct_anneal: Any, final_div: Any,
+                    moms: Any, shape: Any) -> tuple:
+    """``one_cycle``'s arguments (all but the steps) checked, as floats."""
+    name = "one_cycle"
+    max_lr = V.positive(max_lr, "max_lr", name, "; pick it from an LR range test")
+    div = V.finite(div, "div", name)
     if not div >= 1:
         raise ValueError(f"{name}: div must be >= 1 so the cycle starts at or below max_lr "
                          f"(got {div!r}); the paper uses 3 to 25.")
+    final_div = V.finite(final_div, "final_div", name)
     if not final_div >= 1:
         raise ValueError(f"{name}: final_div must be >= 1 so the annealing phase ends at or below "
                          f"max_lr/div (got {final_div!r}); e.g. 100.")
-    for key, pct in (("pct_start", pct_start), ("pct_anneal", pct_anneal)):
-        if not 0 <= pct < 1:
-            raise ValueError(f"{name}: {key} must be in [0, 1) as a fraction of total_steps "
-                             f"(got {pct!r}).")
+    pct_start = V.fraction(pct_start, "pct_start", name, " as a fraction of total_steps")
+    pct_anneal = V.fraction(pct_anneal, "pct_anneal", name, " as a fraction of total_steps")
     if not pct_start + pct_anneal < 1:
         raise ValueError(f"{name}: pct_start + pct_anneal must be < 1 (got {pct_start} + "
                          f"{pct_anneal}); shorten the warm-up or the annealing tail.")
-    if not isinstance(moms, Sequence) or len(moms) != 2:
+    if isinstance(moms, (str, bytes)) or not isinstance(moms, Sequence) or len(moms) != 2:
         raise ValueError(f"{name}: moms must be a pair (momentum at low lr, momentum at max_lr), "
                          f"got {moms!r}; use e.g. (0.95, 0.85).")
-    _check_momentum(name, "moms[0]", moms[0])
-    _check_momentum(name, "moms[1]", moms[1])
-    if shape not in SHAPES:
+    moms = (V.momentum(moms[0], "moms[0]", name), V.momentum(moms[1], "moms[1]", name))
+    if not isinstance(shape, str) or shape not in SHAPES:
         raise ValueError(f"{name}: shape must be one of {', '.join(SHAPES)} (got {shape!r}).")
+    return max_lr, div, pct_start, pct_anneal, final_div, moms, shape
 
+
+def _one_cycle_legs(total_steps: int, max_lr: float, div: float, pct_start: float,
+                    pct_anneal: float, final_div: float, moms: tuple[float, float], shape: str
+                    ) -> tuple[tuple[float, float, float], list[Leg], list[Leg]]:
+    """The phase ends (in iterations) and the lr and momentum legs of a checked 1cycle."""
     low, final = max_lr / div, max_lr / div / final_div
     m_high, m_low = moms
     ends = (pct_start * total_steps, (1 - pct_anneal) * total_steps, float(total_steps))
-    lr = _combine(step, ends, [_leg(shape, low, max_lr), _leg(shape, max_lr, low),
-                               _leg(shape, low, final)])
-    momentum = _combine(step, ends, [_leg(shape, m_high, m_low), _leg(shape, m_low, m_high),
-                                     _leg(shape, m_high, m_high)])
-    return float(lr), float(momentum)
+    return (ends, [_leg(shape, low, max_lr), _leg(shape, max_lr, low), _leg(shape, low, final)],
+            [_leg(shape, m_high, m_low), _leg(shape, m_low, m_high), _leg(shape, m_high, m_high)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,15 +284,21 @@ def one_cycle_schedule(steps: int, max_lr: float, *, div: float = 10.0, pct_star
     ``schedules.one_cycle`` counts to its ``total_steps`` inclusive, so a run of ``steps``
     iterations (indices ``0 .. steps-1``) uses ``total_steps = steps - 1``: the last iteration is
     trained at the end of the *annealing phase*, ``max_lr / (div * final_div)``. Arguments are
-    checked here, before any training starts.
+    checked here, once, before any training starts; the returned function is a plain closure
+    (about a microsecond per call) that gives exactly ``one_cycle(step, steps - 1, max_lr, ...)``.
     """
-    if not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2 iterations (got {steps!r}).")
-    fn = functools.partial(one_cycle, total_steps=steps - 1, max_lr=max_lr, div=div,
-                           pct_start=pct_start, pct_anneal=pct_anneal, final_div=final_div,
-                           moms=tuple(moms), shape=shape)
-    fn(0)  # validate now: a bad pct or momentum raises ValueError before any training
-    return fn
+    steps = V.integer(steps, "steps", "one_cycle_schedule", 2, "iterations")
+    last = steps - 1
+    # checked once, here: the closure below is all the step loop calls
+    ends, lr_legs, mom_legs = _one_cycle_legs(
+        last, *_one_cycle_args(max_lr, div, pct_start, pct_anneal, final_div, moms, shape))
+
+    def schedule(step: int) -> tuple[float, float]:
+        if not 0 <= step <= last:
+            raise ValueError(f"one_cycle_schedule: step must be in [0, {last}] for a run of "
+                             f"{steps} iterations (got {step!r}).")
+        return float(_combine(step, ends, lr_legs)), float(_combine(step, ends, mom_legs))
+    return schedule
 
 
 def piecewise(step: int, boundaries: Sequence[int], values: Sequence[float]) -> float:
@@ -286,11 +306,13 @@ def piecewise(step: int, boundaries: Sequence[int], values: Sequence[float]) -> 
 
     ``boundaries`` are iterations (strictly increasing, >= 0); at iteration ``boundaries[j]`` the
     value switches to ``values[j + 1]``, so ``len(values) == len(boundaries) + 1``. This is the
-    paper's baseline "multistep" policy, e.g. lr 0.1 then x0.1 at fixed iterations.
+    paper's baseline "multistep" policy, e.g. lr 0.1 then x0.1 at fixed iterations. Every value
+    must be finite and >= 0.
     """
     name = "piecewise"
     step = _check_step(name, step)
-    bounds = [_as_int(name, "boundaries[]", b) for b in boundaries]
+    bounds = [_as_int(name, "boundaries[]", b) for b in _sequence(name, "boundaries", boundaries)]
+    values = _sequence(name, "values", values)
     if len(values) != len(bounds) + 1:
         raise ValueError(f"{name}: values must have one more entry than boundaries "
                          f"(got {len(values)} values for {len(bounds)} boundaries).")
@@ -299,7 +321,10 @@ def piecewise(step: int, boundaries: Sequence[int], values: Sequence[float]) -> 
     if any(a >= b for a, b in zip(bounds, bounds[1:])):
         raise ValueError(f"{name}: boundaries must be strictly increasing (got {bounds}); "
                          "sort them and drop duplicates.")
-    return float(values[bisect.bisect_right(bounds, step)])
+    # every value, not only the one returned now: a bad one must fail before training starts
+    vals = [V.non_negative(v, f"values[{i}]", name, "; a step-decay schedule gives learning "
+                           "rates (or momenta)") for i, v in enumerate(values)]
+    return vals[bisect.bisect_right(bounds, step)]
 
 
 def inv(step: int, base_lr: float, gamma: float, power: float) -> float:
@@ -309,11 +334,9 @@ def inv(step: int, base_lr: float, gamma: float, power: float) -> float:
     """
     name = "inv"
     step = _check_step(name, step)
-    _check_positive(name, "base_lr", base_lr)
-    _check_positive(name, "gamma", gamma, "; Caffe's LeNet example uses 1e-4")
-    if not power >= 0:
-        raise ValueError(f"{name}: power must be >= 0 (got {power!r}); Caffe's LeNet example "
-                         "uses 0.75.")
+    base_lr = V.positive(base_lr, "base_lr", name)
+    gamma = V.positive(gamma, "gamma", name, "; Caffe's LeNet example uses 1e-4")
+    power = V.non_negative(power, "power", name, "; Caffe's LeNet example uses 0.75")
     return float(base_lr * (1 + gamma * step) ** (-power))
 
 
@@ -321,17 +344,18 @@ def inv(step: int, base_lr: float, gamma: float, power: float) -> float:
 # LR range test sweeps
 # ---------------------------------------------------------------------------------------------
 
-def _check_sweep(name: str, step: Any, total_steps: Any, start_lr: float, end_lr: float
-                 ) -> tuple[int, float]:
+def _check_sweep(name: str, step: Any, total_steps: Any, start_lr: float, end_lr: Any
+                 ) -> tuple[int, float, float]:
     total_steps = _as_int(name, "total_steps", total_steps)
     if total_steps < 2:
         raise ValueError(f"{name}: total_steps must be >= 2 iterations so the sweep has a start "
                          f"and an end (got {total_steps}).")
     step = _check_step(name, step, total_steps)
+    end_lr = V.finite(end_lr, "end_lr", name)
     if not end_lr > start_lr:
         raise ValueError(f"{name}: end_lr must be > start_lr, the range test sweeps upward "
                          f"(got start_lr={start_lr}, end_lr={end_lr}); swap them.")
-    return step, step / (total_steps - 1)
+    return step, step / (total_steps - 1), end_lr
 
 
 def linear_range(step: int, total_steps: int, start_lr: float, end_lr: float) -> float:
@@ -343,9 +367,8 @@ def linear_range(step: int, total_steps: int, start_lr: float, end_lr: float) ->
     ``step()`` after the last iteration does not fail.
     """
     name = "linear_range"
-    if not start_lr >= 0:
-        raise ValueError(f"{name}: start_lr must be >= 0 (got {start_lr!r}).")
-    _, t = _check_sweep(name, step, total_steps, start_lr, end_lr)
+    start_lr = V.non_negative(start_lr, "start_lr", name)
+    _, t, end_lr = _check_sweep(name, step, total_steps, start_lr, end_lr)
     # Written as a weighted mean so t=0 and t=1 hit start_lr and end_lr exactly.
     return float(start_lr * (1 - t) + end_lr * t)
 
@@ -360,9 +383,9 @@ def exp_range_test(step: int, total_steps: int, start_lr: float, end_lr: float) 
     ``end_lr``) for a scheduler's trailing ``step()``.
     """
     name = "exp_range_test"
-    _check_positive(name, "start_lr", start_lr, "; a geometric sweep cannot start at 0, use "
-                    "e.g. 1e-5 or linear_range")
-    _, t = _check_sweep(name, step, total_steps, start_lr, end_lr)
+    start_lr = V.positive(start_lr, "start_lr", name, "; a geometric sweep cannot start at 0, "
+                          "use e.g. 1e-5 or linear_range")
+    _, t, end_lr = _check_sweep(name, step, total_steps, start_lr, end_lr)
     # start**(1-t) * end**t == start * (end/start)**t, but exact at both ends.
     return float(start_lr ** (1 - t) * end_lr ** t)
 
@@ -391,7 +414,8 @@ class Scheduled(LRScheduler):
     ``one_cycle`` ``total_steps=N`` (or ``N - 1`` and skip the final ``step()``).
 
     ``get_last_lr()`` returns the lrs and ``last_momentum`` the momenta (``None`` when ``fn`` gives
-    only an lr). ``state_dict()`` leaves ``fn`` out (as ``LambdaLR`` does), so it can be
+    only an lr). An lr that is not finite and >= 0, or a momentum outside [0, 1), raises
+    ``ValueError`` naming the step; it never reaches the optimizer. ``state_dict()`` leaves ``fn`` out (as ``LambdaLR`` does), so it can be
     ``torch.save``d; ``load_state_dict()`` re-applies ``fn`` at the restored step, so a resumed run
     continues with exactly the lr and momentum of an uninterrupted one whichever order the
     optimizer's and the scheduler's states are loaded in.
@@ -407,28 +431,33 @@ class Scheduled(LRScheduler):
         super().__init__(optimizer, last_epoch)  # applies fn(last_epoch + 1)
 
     def _apply(self, step: int) -> list[float]:
-        """Evaluate ``fn(step)``, write its momentum into the param groups, return the lrs."""
+        """Evaluate ``fn(step)``, write its momentum into the param groups, return the lrs.
+
+        Nothing is written unless the lr is finite and >= 0 and the momentum in [0, 1): a bad value
+        raises ``ValueError`` and leaves the optimizer as it was."""
         out = self.fn(step)
+        groups = self.optimizer.param_groups
         if isinstance(out, tuple):
             if len(out) != 2:
                 raise ValueError(f"Scheduled: fn must return an lr or an (lr, momentum) pair; "
                                  f"fn({step}) returned {len(out)} values.")
-            lr, momentum = float(out[0]), float(out[1])
-            for group in self.optimizer.param_groups:
+            lr = V.step_lr(out[0], step, "Scheduled")
+            momentum = V.step_momentum(out[1], step, "Scheduled")
+            if not all("momentum" in g or "betas" in g for g in groups):
+                raise ValueError(
+                    f"Scheduled: fn returns a momentum but {type(self.optimizer).__name__} "
+                    "has no 'momentum' or 'betas' setting; return only the lr from fn or "
+                    "use an SGD- or Adam-like optimizer.")
+            for group in groups:
                 if "momentum" in group:
                     group["momentum"] = momentum
-                elif "betas" in group:
-                    group["betas"] = (momentum, *group["betas"][1:])
                 else:
-                    raise ValueError(
-                        f"Scheduled: fn returns a momentum but {type(self.optimizer).__name__} "
-                        "has no 'momentum' or 'betas' setting; return only the lr from fn or "
-                        "use an SGD- or Adam-like optimizer.")
-            self.last_momentum = [momentum] * len(self.optimizer.param_groups)
+                    group["betas"] = (momentum, *group["betas"][1:])
+            self.last_momentum = [momentum] * len(groups)
         else:
-            lr = float(out)
+            lr = V.step_lr(out, step, "Scheduled")
             self.last_momentum = None
-        return [lr] * len(self.optimizer.param_groups)
+        return [lr] * len(groups)
 
     def get_lr(self) -> list[float]:
         """The lrs for iteration ``last_epoch``; sets the momenta too (as torch's OneCycleLR)."""

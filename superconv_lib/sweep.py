@@ -10,10 +10,17 @@ in an output folder::
     histories/<hash>.json   the full config, the result row and what is needed to reload the History
 
 A run is identified by the **hash** of its config (every key except ``name`` and ``target``), so a
-sweep can be stopped and started again: configs whose hash already has a finished row (status
+sweep can be stopped and started again: configs whose hash already has a finished run (status
 ``ok`` or ``diverged …``) are skipped and their rows kept. A run whose loss becomes NaN records
 ``"diverged at step N"``; any other exception records ``"error: …"`` (and is retried next time);
 either way the sweep goes on and the message is in the table — nothing is lost silently.
+
+The per-run files are the record; ``results.csv`` is rebuilt from ``histories/*.json`` by every
+``run_sweep`` (also one that finds everything done) and ``read_results`` reads the JSON files, so a
+killed sweep, a row deleted by hand or a damaged table costs nothing. Every file is written to a
+temporary file, fsynced and renamed into place. Several sweeps may share one ``out_dir`` (on one
+machine, or on a shared file system that supports locks): a lock per run makes each config train
+once, and a lock on the table serialises its rebuilds.
 
 Runners: ``"local"`` (one config after the other, in this process) and ``"ray"``: the same configs
 as Ray Tune trials, one per GPU, on this machine or a Ray cluster (``pip install -e ".[ray]"``).
@@ -37,7 +44,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
+from . import _validate as V
 from . import config as _config
 from . import data, models, schedules, train
 from .train import History
@@ -99,17 +108,13 @@ def normalize_config(cfg: Mapping) -> dict:
     c = {**DEFAULTS, **cfg}
     for k in _FLOATS:
         if c[k] is not None:
-            if isinstance(c[k], bool) or not isinstance(c[k], (int, float, np.number)):
-                raise ValueError(f"config[{k!r}] must be a number, got {c[k]!r}.")
-            c[k] = float(c[k])
+            c[k] = V.finite(c[k], f"config[{k!r}]")
     for k in _INTS:
         if c[k] is not None:
             v = c[k]
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"config[{k!r}] must be an integer, got {c[k]!r}.")
-            c[k] = int(v)
+            c[k] = int(V.integer(v, f"config[{k!r}]"))
     name = c["name"]
     where = f"config {name!r}: " if name else "config: "
     if c["model"] not in models.MODELS:
@@ -252,11 +257,35 @@ def _paths(out_dir: Path, h: str) -> tuple[Path, Path]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, rename it over ``path``: a
+    reader (or a restart after a kill or a power cut) sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False,
-                                     newline="") as f:
-        f.write(text)
-    os.replace(f.name, path)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False, newline="") as f:
+            tmp = f.name
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    try:  # the rename itself is durable once the folder is synced (not possible everywhere)
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _row(c: dict, h: str, status: str, hist: History | None, device: str) -> dict:
@@ -291,15 +320,20 @@ def _run_and_record(c: dict, out_dir: Path, device, progress: bool) -> dict:
         msg = " ".join(str(e).split())
         status = f"error: {type(e).__name__}: {msg[:300]}"
     row = _row(c, h, status, hist, str(dev))
+    _record(c, out_dir, h, row, hist)
+    return row
+
+
+def _record(c: dict, out_dir: Path, h: str, row: dict, hist: History | None) -> None:
+    """Store one run: its History CSV first, then the JSON that makes it count as done."""
     csv_path, json_path = _paths(out_dir, h)
-    meta = {"config": c, "hash": h, "result": row}
+    meta = {"config": c, "hash": h, "result": row, "finished": time.time()}
     if hist is not None:
         _atomic_write(csv_path, hist.to_csv())
         meta["history"] = {"steps_per_epoch": hist.steps_per_epoch, "label": hist.label,
                            "wall_time": hist.wall_time, "stop_reason": hist.stop_reason,
                            "info": {k: v for k, v in hist.info.items() if k != "config"}}
     _atomic_write(json_path, json.dumps(meta, indent=1, default=str, allow_nan=True))
-    return row
 
 
 def _fmt(v) -> str:
@@ -308,6 +342,77 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.8g}"
     return str(v)
+
+
+# ----------------------------------------------------------------------------------------------
+# The store: histories/<hash>.json is the record of a run; results.csv is rebuilt from them
+
+
+def _damaged(path: Path, why: str) -> ValueError:
+    what = ("Fix it, or delete it: run_sweep rebuilds it from the records in histories/ "
+            "(where the folder has them)"
+            if path.name == "results.csv" else
+            "Delete it (and the .csv of the same name): the next run_sweep trains that config "
+            "again. Or restore it from a backup")
+    return ValueError(f"{path} is damaged: {why}. {what}.")
+
+
+def _load_meta(path: Path) -> dict:
+    """One run's record, checked (a ValueError naming the file if it is damaged)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise _damaged(path, f"it is not readable JSON ({type(e).__name__}: {e})") from None
+    result = meta.get("result") if isinstance(meta, dict) else None
+    if not (isinstance(result, dict) and isinstance(meta.get("config"), dict)
+            and isinstance(result.get("status"), str)):
+        raise _damaged(path, "it lacks the run's config or its result row")
+    if result.get("hash") != path.stem:
+        raise _damaged(path, f"its result row is for hash {result.get('hash')!r}, not for "
+                       f"{path.stem!r}, the file's name")
+    return meta
+
+
+def _store(out: Path) -> list[dict]:
+    """Every run recorded in ``out/histories``, in the order they were finished."""
+    folder = out / "histories"
+    metas = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        meta = _load_meta(path)
+        when = meta.get("finished")
+        if not isinstance(when, (int, float)):
+            try:  # written before runs recorded their finishing time
+                when = path.stat().st_mtime
+            except OSError:  # deleted meanwhile by hand
+                continue
+        metas.append((float(when), path.stem, meta))
+    return [m for _, _, m in sorted(metas, key=lambda t: (t[0], t[1]))]
+
+
+def _table_row(result: Mapping) -> dict:
+    """A stored result row with exactly ``COLUMNS`` (older records may lack newer columns)."""
+    row = {k: result.get(k) for k in COLUMNS}
+    for k in _NAN_IF_EMPTY:
+        if row[k] is None:
+            row[k] = float("nan")
+    return row
+
+
+def _table_lock(out: Path) -> FileLock:
+    return FileLock(str(out / ".results.csv.lock"))
+
+
+def _run_lock(out: Path, h: str) -> FileLock:
+    (out / ".locks").mkdir(parents=True, exist_ok=True)
+    return FileLock(str(out / ".locks" / f"{h}.lock"))
+
+
+def _rebuild_table(out: Path) -> dict[str, dict]:
+    """Rewrite ``results.csv`` from every stored run; return ``{hash: row}`` (in table order)."""
+    with _table_lock(out):
+        rows = [_table_row(m["result"]) for m in _store(out)]
+        _write_results(out, rows)
+    return {r["hash"]: r for r in rows}
 
 
 def _write_results(out_dir: Path, rows: Sequence[dict]) -> None:
@@ -331,18 +436,43 @@ def _parse(key: str, text: str):
                                  "epochs_done", "wall_time"):
         return float(text)
     if key == "nesterov":
+        if text not in ("True", "False"):
+            raise ValueError(f"{text!r} is not True or False")
         return text == "True"
     return text
 
 
 def read_results(out_dir: "str | Path") -> list[dict]:
-    """The rows of ``out_dir/results.csv`` (numbers parsed; empty cells are None, or NaN for
-    accuracies). An empty list if the sweep has not written a table yet."""
-    path = Path(out_dir) / "results.csv"
+    """The sweep's rows, as in ``out_dir/results.csv`` (numbers parsed; empty cells are None, or
+    NaN for accuracies), in the order the runs finished. An empty list if nothing ran yet.
+
+    They are read from the per-run records ``histories/*.json``, the sweep's source of truth, so
+    they are complete even when ``results.csv`` is stale (a killed sweep) or was edited by hand;
+    a folder holding only ``results.csv`` is read from the table. A damaged file is a
+    ``ValueError`` that names it."""
+    out = Path(out_dir)
+    metas = _store(out)
+    if metas:
+        return [_table_row(m["result"]) for m in metas]
+    path = out / "results.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: _parse(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [k for k in ("name", "hash", "status") if k not in (reader.fieldnames or ())]
+            if missing:
+                raise _damaged(path, f"its header lacks {missing}")
+            rows = []
+            for r in reader:
+                try:
+                    rows.append({k: _parse(k, v) for k, v in r.items()
+                                 if k is not None and v is not None})
+                except ValueError as e:
+                    raise _damaged(path, f"line {reader.line_num}: {e}") from None
+            return rows
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise _damaged(path, f"it is not a readable CSV ({type(e).__name__}: {e})") from None
 
 
 def ray_available() -> bool:
@@ -367,11 +497,13 @@ def run_sweep(configs: Sequence[Mapping], out_dir: "str | Path", *, runner: str 
     cluster at ``ray_address`` (``None``: start or reuse a local one; ``"auto"``: the running
     cluster). On a cluster of several machines, ``out_dir`` must be a shared folder (e.g. NFS).
 
-    Resume: a config whose hash already has a finished row in ``out_dir/results.csv`` (or a
-    finished ``histories/<hash>.json``) is not run again; its row is returned with
-    ``skipped=True``. Each row has the ``COLUMNS`` of ``results.csv`` plus ``skipped`` and
-    ``target`` (the paper's accuracy, when the config gives it). Configs are validated before
-    anything runs; names must be unique. Identical configs (same hash) run once.
+    Resume: a config whose hash already has a finished record (``histories/<hash>.json``) is not
+    run again; its row is returned with ``skipped=True``. ``results.csv`` is rebuilt from the
+    records first, so even a sweep with nothing left to run repairs a stale or damaged table.
+    Several local sweeps may share ``out_dir``: a config that another sweep is training is
+    waited for, not trained twice. Each row has the ``COLUMNS`` of ``results.csv`` plus
+    ``skipped`` and ``target`` (the paper's accuracy, when the config gives it). Configs are
+    validated before anything runs; names must be unique. Identical configs (same hash) run once.
     """
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {RUNNERS}, got {runner!r}.")
@@ -386,11 +518,7 @@ def run_sweep(configs: Sequence[Mapping], out_dir: "str | Path", *, runner: str 
     (out / "histories").mkdir(parents=True, exist_ok=True)
     hashes = [config_hash(c) for c in norm]
 
-    table: dict[str, dict] = {r["hash"]: r for r in read_results(out)}
-    for h in set(hashes) - set(table):  # a run whose row was not written (e.g. a killed driver)
-        meta = _read_meta(out, h)
-        if meta is not None:
-            table[h] = meta["result"]
+    table = _rebuild_table(out)
     todo, seen = [], set()
     for c, h in zip(norm, hashes):
         if h in seen or (h in table and _finished(table[h]["status"])):
@@ -401,25 +529,30 @@ def run_sweep(configs: Sequence[Mapping], out_dir: "str | Path", *, runner: str 
     if verbose:
         print(f"sweep: {len(norm)} configs, {len(norm) - len(todo)} already done, "
               f"{len(todo)} to run ({runner}) -> {out}")
+    trained: set[str] = set()
     if runner == "local":
-        for i, c in enumerate(todo):
-            t0 = time.perf_counter()
-            row = _run_and_record(c, out, device, progress)
-            table[row["hash"]] = row
-            _write_results(out, list(table.values()))  # after every run: a crash loses nothing
-            if verbose:
-                print(f"  [{i + 1}/{len(todo)}] {c['name']}: {row['status']}, final accuracy "
-                      f"{row['final_accuracy']:.2%} ({time.perf_counter() - t0:.0f} s)")
+        waiting = []
+        for c in todo:  # first the configs no other sweep is training, then wait for the rest
+            if _claim_and_run(c, out, device, progress, verbose, trained, len(todo), wait=False):
+                table = _rebuild_table(out)   # after every run: a crash loses nothing
+            else:
+                waiting.append(c)
+        for c in waiting:
+            _claim_and_run(c, out, device, progress, verbose, trained, len(todo), wait=True)
+            table = _rebuild_table(out)
     elif todo:
-        for row in _run_ray(todo, out, ray_address=ray_address, gpus_per_trial=gpus_per_trial,
-                            cpus_per_trial=cpus_per_trial):
-            table[row["hash"]] = row
-        _write_results(out, list(table.values()))
+        _run_ray(todo, out, ray_address=ray_address, gpus_per_trial=gpus_per_trial,
+                 cpus_per_trial=cpus_per_trial)
+        trained.update(config_hash(c) for c in todo)
+        table = _rebuild_table(out)
 
     rows = []
     for c, h in zip(norm, hashes):
+        if h not in table:  # a record deleted by hand while this sweep ran
+            raise RuntimeError(f"the record of config {c['name']!r} ({h}) disappeared from "
+                               f"{out / 'histories'} while the sweep ran; run it again.")
         row = dict(table[h])
-        row.update(name=c["name"], target=c["target"], skipped=all(x is not c for x in todo))
+        row.update(name=c["name"], target=c["target"], skipped=h not in trained)
         rows.append(row)
     failed = [r for r in rows if not r["skipped"] and r["status"] != "ok"]
     if verbose and failed:
@@ -427,15 +560,40 @@ def run_sweep(configs: Sequence[Mapping], out_dir: "str | Path", *, runner: str 
     return rows
 
 
+def _claim_and_run(c: dict, out: Path, device, progress: bool, verbose: bool,
+                   trained: set, total: int, *, wait: bool) -> bool:
+    """Run ``c`` unless another sweep holds its lock (then False, or with ``wait``: wait for it)
+    or has finished it meanwhile. True when ``c`` now has a record."""
+    h = config_hash(c)
+    lock = _run_lock(out, h)
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        return False
+    try:
+        meta = _read_meta(out, h)
+        if meta is not None:  # another sweep finished it while this one was busy
+            if verbose:
+                print(f"  {c['name']}: finished by another sweep on this folder")
+            return True
+        t0 = time.perf_counter()
+        row = _run_and_record(c, out, device, progress)
+        trained.add(h)
+        if verbose:
+            print(f"  [{len(trained)}/{total}] {c['name']}: {row['status']}, final accuracy "
+                  f"{row['final_accuracy']:.2%} ({time.perf_counter() - t0:.0f} s)")
+        return True
+    finally:
+        lock.release()
+
+
 def _read_meta(out: Path, h: str) -> dict | None:
+    """The record of run ``h`` if it finished (ok or diverged), else None."""
     path = _paths(out, h)[1]
     if not path.is_file():
         return None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if _finished(meta.get("result", {}).get("status", "")) else None
+    meta = _load_meta(path)
+    return meta if _finished(meta["result"]["status"]) else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,10 +651,12 @@ def _run_ray(todo: list[dict], out: Path, *, ray_address: str | None,
             c = todo[i]
             msg = " ".join(str(res.error).split())[:300]
             rows.append(_row(c, config_hash(c), f"error: ray trial failed: {msg}", None, "ray"))
+            _record(c, out, rows[-1]["hash"], rows[-1], None)
         done.add(i)
-    for i in set(range(len(todo))) - done:
+    for i in sorted(set(range(len(todo))) - done):
         c = todo[i]
         rows.append(_row(c, config_hash(c), "error: ray returned no result", None, "ray"))
+        _record(c, out, rows[-1]["hash"], rows[-1], None)
     return rows
 
 
@@ -514,12 +674,19 @@ def load_history(out_dir: "str | Path", cfg: "Mapping | str") -> History:
         raise FileNotFoundError(f"no saved history for config {h} in {out / 'histories'}; run the "
                                 "sweep first (with runner='ray' on several machines, out_dir must "
                                 "be a shared folder).")
-    meta = json.loads(json_path.read_text())
-    m = meta["history"]
-    spe = int(m["steps_per_epoch"])
-    hist = History.from_csv(csv_path.read_text(), spe,
-                            m.get("label") or meta["config"].get("name") or "")
-    hist.wall_time, hist.stop_reason = float(m["wall_time"]), m["stop_reason"]
+    meta = _load_meta(json_path)
+    m = meta.get("history")
+    if not isinstance(m, dict) or not {"steps_per_epoch", "wall_time", "stop_reason"} <= set(m):
+        raise _damaged(json_path, "it has a History CSV beside it but no 'history' entry")
+    try:
+        text = csv_path.read_text()
+        hist = History.from_csv(text, int(m["steps_per_epoch"]),
+                                m.get("label") or meta["config"].get("name") or "")
+        hist.wall_time, hist.stop_reason = float(m["wall_time"]), m["stop_reason"]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+        raise ValueError(f"{csv_path} (or its record {json_path.name}) is damaged: {e}. Delete "
+                         f"both files: the next run_sweep trains that config again. Or restore "
+                         "them from a backup.") from None
     hist.info = {**m.get("info", {}), "config": meta["config"], "status": meta["result"]["status"]}
     return hist
 

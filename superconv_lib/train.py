@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import time
 from typing import Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _validate as V
 from . import config
 from . import fast as _fast
 from .data import Loader
@@ -97,8 +99,8 @@ class History:
         for i, loss in enumerate(self.loss):
             e = evals.get(i)
             w.writerow([i, f"{(i + 1) / self.steps_per_epoch:.6g}", f"{self.lr[i]:.8g}",
-                        f"{self.momentum[i]:.6g}", f"{loss:.8g}",
-                        "" if e is None else f"{e.loss:.8g}", "" if e is None else f"{e.accuracy:.6g}"])
+                        f"{self.momentum[i]:.8g}", f"{loss:.8g}",
+                        "" if e is None else f"{e.loss:.8g}", "" if e is None else f"{e.accuracy:.8g}"])
         text = buf.getvalue()
         if path is not None:
             with open(path, "w", newline="") as f:
@@ -109,16 +111,38 @@ class History:
     def from_csv(cls, text: str, steps_per_epoch: int, label: str = "") -> "History":
         """The History that :meth:`to_csv` wrote (per-step lr, momentum, loss and the evaluations;
         numbers to 8 significant digits). ``wall_time``, ``stop_reason`` and ``info`` are not in
-        the CSV: set them from wherever you kept them."""
+        the CSV: set them from wherever you kept them. Text that is not such a CSV raises a
+        ``ValueError`` naming the line."""
+        steps_per_epoch = V.integer(steps_per_epoch, "steps_per_epoch", "History.from_csv", 1)
         hist = cls(steps_per_epoch, label)
-        for r in csv.DictReader(io.StringIO(text)):
-            i = int(r["step"])
-            hist.lr.append(float(r["lr"]))
-            hist.momentum.append(float(r["momentum"]))
-            hist.loss.append(float(r["loss"]))
-            if r["eval_accuracy"] != "":
-                hist.evals.append(EvalPoint(i + 1, (i + 1) / steps_per_epoch, float(r["lr"]),
-                                            float(r["eval_loss"]), float(r["eval_accuracy"])))
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [k for k in ("step", "lr", "momentum", "loss", "eval_loss", "eval_accuracy")
+                   if k not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"History.from_csv: not a History CSV, the header lacks {missing} "
+                             f"(got {reader.fieldnames}).")
+        for r in reader:
+            try:
+                if None in r or None in r.values():   # more or fewer fields than the header
+                    n = sum(v is not None for k, v in r.items() if k is not None)
+                    raise ValueError(f"it has {n + len(r.get(None) or ())} fields where the "
+                                     f"header has {len(reader.fieldnames)}")
+                i = int(r["step"])
+                if i != len(hist.loss):
+                    raise ValueError(f"step {i} where step {len(hist.loss)} was expected")
+                lr, mom, loss = float(r["lr"]), float(r["momentum"]), float(r["loss"])
+                ev = None
+                if r["eval_accuracy"] not in ("", None):
+                    ev = EvalPoint(i + 1, (i + 1) / steps_per_epoch, lr, float(r["eval_loss"]),
+                                   float(r["eval_accuracy"]))
+            except (TypeError, ValueError) as e:  # TypeError: a short row gives None
+                raise ValueError(f"History.from_csv: line {reader.line_num} is not a History row "
+                                 f"({e}).") from None
+            hist.lr.append(lr)
+            hist.momentum.append(mom)
+            hist.loss.append(loss)
+            if ev is not None:
+                hist.evals.append(ev)
         return hist
 
     def plot(self, **kwargs):
@@ -153,6 +177,9 @@ def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
                    weight_decay: float, nesterov: bool = False) -> torch.optim.Optimizer:
     """SGD with (heavy-ball) momentum and L2 weight decay as in Caffe, or Adam/AdamW (momentum is
     then beta1)."""
+    lr = V.non_negative(lr, "lr", "make_optimizer")
+    momentum = V.momentum(momentum, "momentum", "make_optimizer")
+    weight_decay = V.non_negative(weight_decay, "weight_decay", "make_optimizer")
     params = [p for p in model.parameters() if p.requires_grad]
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
@@ -239,11 +266,15 @@ def _cycle(loader: Loader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def _as_schedule(value, name: str) -> Callable[[int], float] | None:
+    """A number or a function of the step -> a function of the step (None stays None). A number
+    is checked here, once: ``lr`` finite and >= 0, ``momentum`` in [0, 1)."""
     if value is None or callable(value):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return lambda step, v=float(value): v
-    raise ValueError(f"{name} must be a number or a function of the step, got {value!r}.")
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        v = V.momentum(value, name) if name == "momentum" else V.non_negative(value, name)
+        return lambda step: v
+    raise ValueError(f"{name} must be a number or a function of the step, got "
+                     f"{type(value).__name__} {value!r:.60}.")
 
 
 def _call(cb, name: str, *args) -> None:
@@ -277,25 +308,36 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
     ``precision``, ``precision_reason`` and ``setup_s`` (probe and capture, not in ``wall_time``).
     At one precision, every ``fast`` path trains to the same numbers up to floating-point
     rounding; bf16 and TF32 differ by more (pass ``precision=`` to pin it).
+
+    Every argument is checked before training starts (a ``ValueError`` naming it: ``steps`` an
+    int, ``epochs`` finite, ``lr`` finite and >= 0, ``momentum`` in [0, 1), ``weight_decay``
+    finite and >= 0), and so is every value a schedule gives, before it is set on the optimizer:
+    an lr that is not finite and >= 0, or a momentum outside [0, 1), stops the run with a
+    ``ValueError`` naming the step.
     """
     if not isinstance(train_loader, Loader):
         raise ValueError("train_loader must be a superconv_lib.data.Loader (device-resident batches).")
     spe = len(train_loader)
+    if spe < 1:
+        raise ValueError("train_loader is empty: it has no batches (fewer images than batch_size "
+                         "with drop_last=True).")
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=.")
     if epochs is not None:
-        if not epochs > 0:
-            raise ValueError(f"epochs must be > 0, got {epochs!r}.")
+        epochs = V.positive(epochs, "epochs", hint="; e.g. epochs=3, or give steps=")
+        if not epochs * spe < 2**53:
+            raise ValueError(f"epochs={epochs:g} is {epochs * spe:.3g} iterations of {spe} per "
+                             "epoch, more than can be counted; give a realistic number.")
         steps = max(1, round(epochs * spe))
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    steps = int(steps)
-    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"eval_every must be a positive int (iterations), got {eval_every!r}.")
-    if read_every is not None and (not isinstance(read_every, int) or read_every < 1):
-        raise ValueError(f"read_every must be a positive int (iterations), got {read_every!r}.")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    steps = V.integer(steps, "steps", minimum=1, unit="iterations")
+    if eval_every is not None:
+        eval_every = V.integer(eval_every, "eval_every", minimum=1, unit="iterations")
+    if read_every is not None:
+        read_every = V.integer(read_every, "read_every", minimum=1, unit="iterations")
+    weight_decay = V.non_negative(weight_decay, "weight_decay",
+                                  hint="; typical values are 1e-4 to 5e-4, or 0 for none")
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise ValueError(f"nesterov must be True or False, got {nesterov!r:.60}.")
     fast = config.fast_path() if fast is None else fast
     precision = config.precision() if precision is None else precision
     if fast not in _fast.PATHS:
@@ -318,6 +360,12 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
                              weight_decay, nesterov)
     elif isinstance(optimizer, torch.optim.Optimizer):
         opt = optimizer
+        for g in opt.param_groups:  # what fit does not overwrite is trained with as it is
+            if math.isnan(mom0) and ("momentum" in g or "betas" in g):
+                V.momentum(g["momentum"] if "momentum" in g else g["betas"][0],
+                           "the optimizer's momentum (beta1)", "fit")
+            if "weight_decay" in g:
+                V.non_negative(g["weight_decay"], "the optimizer's weight_decay", "fit")
     else:
         raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer, "
                          f"got {type(optimizer).__name__}.")
@@ -412,15 +460,18 @@ def _read_losses(loop: Loop, losses: torch.Tensor, start: int, end: int, callbac
 
 
 def _lr_mom(lr_fn, mom_fn, step: int) -> tuple[float, float]:
+    """``(lr, momentum)`` for ``step``, checked: the lr finite and >= 0, the momentum in [0, 1)
+    (NaN only when nothing gives a momentum: the optimizer's own is kept)."""
     out = lr_fn(step)
     if isinstance(out, tuple):
-        lr_i, mom_i = out
-    else:
-        lr_i, mom_i = out, (mom_fn(step) if mom_fn is not None else float("nan"))
-    lr_i, mom_i = float(lr_i), float(mom_i)
-    if not (math.isfinite(lr_i) and lr_i >= 0):
-        raise ValueError(f"the learning-rate schedule gave lr={lr_i} at step {step}; it must be >= 0.")
-    return lr_i, mom_i
+        if len(out) != 2:
+            raise ValueError(f"fit: the lr schedule must return an lr or an (lr, momentum) pair; "
+                             f"at step {step} it returned {len(out)} values.")
+        return V.step_lr(out[0], step, "fit"), V.step_momentum(out[1], step, "fit")
+    lr_i = V.step_lr(out, step, "fit")
+    if mom_fn is None:
+        return lr_i, math.nan
+    return lr_i, V.step_momentum(mom_fn(step), step, "fit")
 
 
 def _set_hparams(opt: torch.optim.Optimizer, lr: float, mom: float) -> None:

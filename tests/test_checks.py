@@ -226,3 +226,48 @@ def test_result_object():
     ok = checks.Result("Demo", True, "fine.", "unused hint")
     assert ok and str(ok) == "✅ Demo: fine."
     assert checks.Result("Demo", None, "not attempted yet.").status == "not attempted"
+
+
+# ------------------------------------------------ issue 13: huge numbers fail, they do not crash
+
+HUGE = [10**400, -10**400, 10**5000]
+
+
+@pytest.mark.parametrize("value", HUGE, ids=["1e400", "-1e400", "1e5000"])
+def test_huge_numbers_are_a_fail_message_not_an_overflow(value, capsys):
+    side = "too high" if value > 0 else "too low"
+    r = checks.close(value, 3.0)
+    assert r.passed is False and f"inf is {side}" in r.message
+    r = checks.close(lambda: value, 3.0)
+    assert r.passed is False and side in r.message
+    assert checks.lr_in_decade(value, 0.1).passed is False
+    r = checks.triangular(lambda s, b, m, k: value)
+    assert r.passed is False and "your lr is" in r.message and "inf" in r.message
+    r = checks.exp_range(lambda s, b, m, k, g: value)
+    assert r.passed is False
+    r = checks.one_cycle(lambda s, t, m: (value, 0.9))
+    assert r.passed is False and "differs from the reference" in r.message
+    r = checks.one_cycle(lambda s, t, m: value)
+    assert r.passed is False and "pair (lr, momentum)" in r.hint
+    r = checks.hessian_estimate(lambda *a: value)
+    assert r.passed is False and side in r.message
+    r = checks.plateau_reading(value, True)
+    assert r.passed is False and "True/False" in r.message and len(r.message) < 200
+    out = capsys.readouterr().out
+    assert out.count("❌") == 9
+    with checks.strict():                      # strict mode: a CheckFailed, still no OverflowError
+        with pytest.raises(checks.CheckFailed):
+            checks.close(value, 3.0)
+
+
+def test_check_arguments_must_be_finite():
+    with pytest.raises(ValueError, match="reference must be a finite number"):
+        checks.close(1.0, 10**400)
+    with pytest.raises(ValueError, match="reference must be a finite number"):
+        checks.close(1.0, float("nan"))
+    with pytest.raises(ValueError, match="rel and abs"):
+        checks.close(1.0, 1.0, rel=float("inf"))
+    with pytest.raises(ValueError, match="reference_lr must be a finite number"):
+        checks.lr_in_decade(0.1, float("inf"))
+    with pytest.raises(ValueError, match="factor must be a finite number"):
+        checks.lr_in_decade(0.1, 0.1, factor=10**400)

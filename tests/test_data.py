@@ -1,3 +1,6 @@
+import io
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -165,3 +168,186 @@ def test_jpeg_decoders_agree(data_folder):
     b = data._decode_jpegs_pillow(blob, offsets)
     assert a.shape == b.shape == (50, 3, 32, 32)
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
+
+
+# ------------------------------------------------- issue 13: dataset files are checked, not trusted
+
+def _mnist_like(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), (np.arange(n) % 10).astype(np.uint8)
+
+
+@pytest.fixture
+def data_dir(monkeypatch, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("SUPERCONV_DATA", str(folder))
+    monkeypatch.setenv("SUPERCONV_CACHE", str(tmp_path / "cache"))
+    return folder
+
+
+def _load_error(name="mnist") -> str:
+    with pytest.raises(ValueError) as info:
+        data.load(name, "train", device="cpu")
+    msg = str(info.value)
+    assert "SUPERCONV_DATA" in msg and "allow_pickle" not in msg
+    # the chained exception is not shown either: it would suggest allow_pickle=True again
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    return msg
+
+
+@pytest.mark.parametrize("labels, match", [
+    (np.arange(30) % 10, "20 train images but 30 labels"),
+    (np.arange(20) % 10 + 1, "labels from 1 to 10"),
+    (np.arange(20) % 10 - 1, "labels from -1 to 8"),
+    ((np.arange(20) % 10).astype(np.float32) + 0.5, "integer class labels, got float32"),
+    ((np.arange(20) % 10).astype(np.float64), "integer class labels, got float64"),
+    ((np.arange(20) % 10).reshape(4, 5), "1-D array of labels"),
+])
+def test_labels_are_checked_against_the_images(data_dir, labels, match):
+    x, _ = _mnist_like()
+    np.savez(data_dir / "mnist.npz", x_train=x, y_train=labels, x_test=x, y_test=labels)
+    msg = _load_error()
+    assert str(data_dir / "mnist.npz") in msg and re.search(match, msg), msg
+
+
+def test_a_good_generated_file_loads_exactly(data_dir):
+    x, y = _mnist_like()
+    np.savez_compressed(data_dir / "mnist.npz", x_train=x, y_train=y, x_test=x[:10],
+                        y_test=y[:10].astype(np.int16))
+    xt, yt = data.load("mnist", "train", device="cpu")
+    assert torch.equal(xt[:, 0], torch.from_numpy(x)) and yt.tolist() == y.tolist()
+    assert data.load("mnist", "test", device="cpu")[1].tolist() == list(range(10))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "pickled", "npy", "no_y",
+                                    "flipped"])
+def test_damaged_npz_is_a_clear_error_naming_the_file(data_dir, damage):
+    x, y = _mnist_like()
+    path = data_dir / "mnist.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=x, y_test=y)
+    raw = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        path.write_bytes(bytes(range(256)) * 10)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "pickled":   # an object array: numpy would ask for allow_pickle=True
+        np.savez(path, x_train=np.array([object()] * 20, dtype=object), y_train=y)
+    elif damage == "npy":
+        with open(path, "wb") as f:
+            np.save(f, x)
+    elif damage == "no_y":
+        np.savez(path, x_train=x)
+    else:   # one byte of image data changed: the zip's CRC catches it
+        i = raw.index(x.tobytes()[:64]) + 100
+        path.write_bytes(raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1:])
+    msg = _load_error()
+    assert msg.startswith(str(path)), msg
+
+
+def _write_jpeg_npz(path, n=12, seed=0):
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    blobs = []
+    for im in imgs:
+        buf = io.BytesIO()
+        Image.fromarray(im).save(buf, format="JPEG", quality=90)
+        blobs.append(np.frombuffer(buf.getvalue(), dtype=np.uint8))
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    y = (np.arange(n) % 10).astype(np.uint8)
+    np.savez(path, train_jpeg=np.concatenate(blobs), train_offsets=offsets, y_train=y,
+             test_jpeg=np.concatenate(blobs), test_offsets=offsets, y_test=y)
+    return y
+
+
+@pytest.mark.parametrize("damage", ["zero-length", "truncated", "garbage", "wrong-count",
+                                    "wrong-dtype"])
+def test_a_broken_jpeg_cache_is_rebuilt(data_dir, monkeypatch, damage):
+    y = _write_jpeg_npz(data_dir / "cifar10-jpeg.npz")
+    monkeypatch.setattr(data, "_MEMO", {})
+    x1, y1 = data.load("cifar10", "train", device="cpu")
+    caches = list((data_dir.parent / "cache").glob("cifar10-jpeg-train-*.npy"))
+    assert len(caches) == 1 and y1.tolist() == y.tolist() and x1.shape == (12, 3, 32, 32)
+    cache = caches[0]
+    good = cache.read_bytes()
+    if damage == "zero-length":
+        cache.write_bytes(b"")
+    elif damage == "truncated":
+        cache.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":
+        cache.write_bytes(b"\x93NUMPY garbage" * 50)
+    elif damage == "wrong-count":           # a valid array, but of 5 images
+        np.save(cache, x1.numpy()[:5])
+    else:
+        np.save(cache, x1.numpy().astype(np.int16))
+    monkeypatch.setattr(data, "_MEMO", {})
+    x2, y2 = data.load("cifar10", "train", device="cpu")
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert cache.read_bytes() == good                      # re-made, not just worked around
+    assert not list(cache.parent.glob("*.tmp"))
+
+
+def test_undecodable_jpegs_are_a_clear_error(data_dir, monkeypatch):
+    path = data_dir / "cifar10-jpeg.npz"
+    _write_jpeg_npz(path)
+    with np.load(path) as z:
+        arrays = dict(z)
+    arrays["train_jpeg"] = np.full_like(arrays["train_jpeg"], 7)      # no JPEG at all
+    np.savez(path, **arrays)
+    monkeypatch.setattr(data, "_MEMO", {})
+    msg = _load_error("cifar10")
+    assert "cannot be decoded" in msg and str(path) in msg
+    arrays["train_offsets"] = arrays["train_offsets"][:-2]
+    np.savez(path, **arrays)
+    msg = _load_error("cifar10")
+    assert "train_offsets has 11 entries for 12 labels" in msg
+
+
+def test_load_on_cuda_without_cuda_is_a_clear_error(offline, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for dev in ("cuda", "cuda:0", torch.device("cuda")):
+        with pytest.raises(ValueError, match="no CUDA GPU.*device='cpu'"):
+            data.load("mnist", "test", device=dev)
+    with pytest.raises(ValueError, match="not a device name"):
+        data.load("mnist", "test", device="gpu")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(limit=True), "limit must be an integer"),
+    (dict(limit=100.0), "limit must be an integer"),
+    (dict(seed=-1), "seed must be >= 0"),
+    (dict(seed="0"), "seed must be an integer"),
+])
+def test_load_refuses_bools_and_strings(offline, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.load("mnist", "test", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(batch_size=True), "batch_size must be an integer"),
+    (dict(batch_size=8.0), "batch_size must be an integer"),
+    (dict(batch_size=8, pad=True), "pad must be an integer"),
+    (dict(batch_size=8, stats=((float("nan"),), (0.3,))), r"stats mean\[0\] must be a finite"),
+    (dict(batch_size=8, stats=((0.1,), (float("nan"),))), r"stats std\[0\] must be a finite"),
+    (dict(batch_size=8, stats=((0.1,), (float("inf"),))), r"stats std\[0\] must be a finite"),
+    (dict(batch_size=8, stats=((0.1,), (0.0,))), r"stats std\[0\] must be > 0"),
+    (dict(batch_size=8, stats=(("0.1",), (0.3,))), r"stats mean\[0\] must be a number"),
+    (dict(batch_size=8, stats=((0.1, 0.2), (0.3, 0.3))), "with 1 finite values"),
+    (dict(batch_size=8, stats=(0.1, 0.3)), "with 1 finite values"),
+])
+def test_loader_refuses_bad_values(tiny_data, kwargs, match):
+    x, y = tiny_data
+    with pytest.raises(ValueError, match=match):
+        data.Loader(x, y, **kwargs)
+
+
+def test_nan_stats_never_make_nan_batches(tiny_data):
+    x, y = tiny_data
+    ld = data.Loader(x, y, 64, stats=((0.2,), (0.3,)))
+    assert all(bool(torch.isfinite(xb).all()) for xb, _ in ld)
+    assert data.downscale(x, 6).shape == (640, 1, 6, 6)
+    with pytest.raises(ValueError, match="size"):
+        data.downscale(x, True)

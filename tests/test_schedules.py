@@ -339,3 +339,151 @@ def test_one_cycle_schedule_spans_a_run_of_steps():
         schedules.one_cycle_schedule(1, 0.1)
     with pytest.raises(ValueError, match="pct_start"):
         schedules.one_cycle_schedule(100, 0.1, pct_start=1.5)
+
+
+# ------------------------------------------- issue 13: nothing non-finite or out of range gets out
+
+INF, NAN = math.inf, math.nan
+
+NOT_FINITE = [
+    # infinite or NaN arguments used to pass the `> 0` checks and give NaN (or inf) lrs
+    (lambda: clr(3, 0.01, INF, 7), "max_lr"),
+    (lambda: clr(3, INF, INF, 7), "base_lr"),
+    (lambda: clr(3, NAN, 0.1, 7), "base_lr"),
+    (lambda: clr(3, 0.01, 0.1, 7, "exp_range", INF), "gamma"),
+    (lambda: one_cycle(3, 100, INF), "max_lr"),
+    (lambda: one_cycle(3, 100, 1.0, div=INF), "div"),
+    (lambda: one_cycle(3, 100, 1.0, final_div=INF), "final_div"),
+    (lambda: one_cycle(3, 100, 1.0, moms=(NAN, 0.85)), "moms[0]"),
+    (lambda: one_cycle(3, 100, 1.0, pct_start=NAN), "pct_start"),
+    (lambda: linear_range(3, 10, 0.0, INF), "end_lr"),
+    (lambda: linear_range(3, 10, NAN, 1.0), "start_lr"),
+    (lambda: exp_range_test(3, 10, 1e-5, INF), "end_lr"),
+    (lambda: exp_range_test(3, 10, INF, INF), "start_lr"),
+    (lambda: inv(3, INF, 1e-4, 0.75), "base_lr"),
+    (lambda: inv(3, 0.01, INF, 0.75), "gamma"),
+    (lambda: inv(3, 0.01, 1e-4, INF), "power"),
+    (lambda: schedules.one_cycle_schedule(100, INF), "max_lr"),
+]
+
+
+@pytest.mark.parametrize("call, name", NOT_FINITE,
+                         ids=[f"{i}-{n}" for i, (_, n) in enumerate(NOT_FINITE)])
+def test_infinite_and_nan_arguments_raise(call, name):
+    with pytest.raises(ValueError, match=re.escape(name) + ".*finite|" + re.escape(name)):
+        call()
+
+
+@pytest.mark.parametrize("values, name", [
+    ([0.1, -0.01], "values[1]"),
+    ([NAN, 0.01], "values[0]"),
+    ([0.1, INF], "values[1]"),
+    ([0.1, "0.01"], "values[1]"),
+])
+def test_piecewise_refuses_negative_nan_and_inf_values(values, name):
+    # even a value not yet reached fails: the schedule is checked before training starts
+    with pytest.raises(ValueError, match=re.escape(name)):
+        piecewise(0, [5], values)
+    assert piecewise(7, [5], [0.1, 0.0]) == 0.0            # 0 is a valid lr
+
+
+def test_exp_range_gamma_above_one_is_refused():
+    # gamma > 1 used to grow the amplitude without bound: 0.01 + 0.09 * 1.01**1000 ~ 1.9e3
+    with pytest.raises(ValueError, match=r"gamma must be <= 1 in exp_range mode"):
+        clr(1000, 0.01, 0.1, 7, "exp_range", 1.01)
+    assert clr(7, 0.01, 0.1, 7, "exp_range", 1.0) == clr(7, 0.01, 0.1, 7)   # gamma 1: triangular
+    assert clr(7, 0.01, 0.1, 7, "triangular", 2.0) == clr(7, 0.01, 0.1, 7)  # unused elsewhere
+
+
+def test_triangular2_keeps_returning_base_lr_after_1024_cycles():
+    # a cycle is 2 iterations with step_size 1: cycle k starts at iteration 2(k - 1)
+    last_exact = clr(2 * 1023 + 1, 0.01, 0.1, 1, "triangular2")           # peak of cycle 1024
+    assert last_exact == 0.01 + 0.09 * 2.0 ** -1023
+    for step in (2 * 1024 + 1, 2 * 1030, 10**6 + 1, 10**9 + 1):           # used to overflow
+        assert clr(step, 0.01, 0.1, 1, "triangular2") == 0.01
+    # and it is still torch's CyclicLR wherever torch can compute it
+    opt = _sgd()
+    sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=1, mode="triangular2",
+                     cycle_momentum=False)
+    for k in range(2 * 1023 + 2):   # torch's own next step() would overflow
+        assert sched.get_last_lr()[0] == clr(k, 0.01, 0.1, 1, "triangular2"), k
+        opt.step()
+        if k < 2 * 1023 + 1:
+            sched.step()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: clr(0, "0.01", 0.1, 7), "base_lr"),
+    (lambda: clr(0, 0.01, "0.1", 7), "max_lr"),
+    (lambda: clr(0, 0.01, 0.1, "7"), "step_size"),
+    (lambda: clr(0, 0.01, 0.1, True), "step_size"),
+    (lambda: clr(True, 0.01, 0.1, 7), "step"),
+    (lambda: clr(0, 0.01, 0.1, 7, "exp_range", "0.99"), "gamma"),
+    (lambda: one_cycle(0, True, 1.0), "total_steps"),
+    (lambda: one_cycle(0, 100, "1.0"), "max_lr"),
+    (lambda: one_cycle(0, 100, 1.0, moms=("0.95", 0.85)), "moms[0]"),
+    (lambda: one_cycle(0, 100, 1.0, moms="ab"), "moms"),
+    (lambda: one_cycle(0, 100, 1.0, div=None), "div"),
+    (lambda: inv(0, 0.01, "1e-4", 0.75), "gamma"),
+    (lambda: linear_range(0, True, 0.0, 1.0), "total_steps"),
+    (lambda: exp_range_test(0, 10, "1e-5", 1.0), "start_lr"),
+    (lambda: piecewise(0, 5, [0.1, 0.01]), "boundaries"),
+    (lambda: schedules.one_cycle_schedule(True, 0.1), "steps"),
+    (lambda: schedules.one_cycle_schedule(100, "0.1"), "max_lr"),
+])
+def test_strings_and_bools_raise_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=re.escape(name)):
+        call()
+
+
+def test_one_cycle_schedule_checks_once_and_returns_a_plain_closure(monkeypatch):
+    fn = schedules.one_cycle_schedule(101, 0.1, div=10, pct_start=0.3, pct_anneal=0.2,
+                                      moms=(0.9, 0.8), shape="cos")
+    assert fn.__class__.__name__ == "function"
+    # exactly one_cycle's values, bit for bit
+    want = [one_cycle(s, 100, 0.1, div=10, pct_start=0.3, pct_anneal=0.2, moms=(0.9, 0.8),
+                      shape="cos") for s in range(101)]
+    assert [fn(s) for s in range(101)] == want
+    assert want[30] == (0.1, 0.8) and want[100] == pytest.approx((1e-4, 0.9))
+    # no argument check runs per call: with the validators broken the closure still works
+    for name in ("positive", "finite", "fraction", "momentum", "integer", "real"):
+        monkeypatch.setattr(schedules.V, name, None)
+    assert [fn(s) for s in range(101)] == want
+    monkeypatch.undo()
+    for bad in (-1, 101):
+        with pytest.raises(ValueError, match=r"step must be in \[0, 100\]"):
+            fn(bad)
+    assert schedules.one_cycle_schedule(np.int64(10), 0.1)(9)[0] == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("bad, what", [
+    (NAN, "lr=nan"), (-0.1, "lr=-0.1"), (INF, "lr=inf"), ("0.1", "must return a number"),
+    ((0.1, 1.5), "momentum=1.5"), ((0.1, NAN), "momentum=nan"), ((0.1, -0.1), "momentum=-0.1"),
+    ((NAN, 0.9), "lr=nan"), ((0.1, 0.9, 0.5), "3 values"),
+])
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+def test_scheduled_never_puts_a_bad_value_on_the_optimizer(bad, what, opt_name):
+    good = [(0.1, 0.9), (0.2, 0.85), (0.3, 0.8)]
+
+    def fn(step):
+        return good[step] if step < 3 else bad
+    p = torch.zeros(1, requires_grad=True)
+    opt = (torch.optim.SGD([p], lr=0.5, momentum=0.5) if opt_name == "sgd"
+           else torch.optim.Adam([p], lr=0.5, betas=(0.5, 0.99)))
+    sched = Scheduled(opt, fn)
+    for _ in range(2):
+        opt.step()
+        sched.step()
+    with pytest.raises(ValueError, match=re.escape(what)) as info:
+        opt.step()
+        sched.step()
+    assert "step 3" in str(info.value) or "3 values" in str(info.value)
+    g = opt.param_groups[0]
+    mom = g["momentum"] if opt_name == "sgd" else g["betas"][0]
+    assert (g["lr"], mom) == (0.3, 0.8)         # still the last good values
+    # the same bad value at construction: nothing is written at all
+    p2 = torch.zeros(1, requires_grad=True)
+    opt2 = torch.optim.SGD([p2], lr=0.5, momentum=0.5)
+    with pytest.raises(ValueError):
+        Scheduled(opt2, lambda s: bad)
+    assert (opt2.param_groups[0]["lr"], opt2.param_groups[0]["momentum"]) == (0.5, 0.5)

@@ -1,8 +1,11 @@
 """sweep: configs -> runs -> one results table; resume, failures recorded, the seeds' grids, Ray."""
 import csv
+import os
+import re
 import json
 import math
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -197,3 +200,129 @@ def test_ray_runner_runs_two_tiny_configs(offline, tmp_path):
     assert sweep.load_history(tmp_path, cfgs[1]).steps == 16
     again = sweep.run_sweep(cfgs, tmp_path, runner="ray", verbose=False)  # resume: Ray not started
     assert all(r["skipped"] for r in again)
+
+
+# ----------------------------------------- issue 13: the per-run files are the record; nothing lost
+
+def _table_names(out):
+    with open(out / "results.csv", newline="") as f:
+        return [r["name"] for r in csv.DictReader(f)]
+
+
+def test_a_fully_resumed_sweep_repairs_the_table(offline, tmp_path, count_runs):
+    cfgs = [tiny("one"), tiny("two", lr_max=0.1)]
+    first = sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert _table_names(tmp_path) == ["one", "two"]
+    # a row deleted by hand: read_results still has both (the JSON records are the truth) ...
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    (tmp_path / "results.csv").write_text("\n".join(lines[:2]) + "\n")
+    assert _table_names(tmp_path) == ["one"]
+    assert [r["name"] for r in sweep.read_results(tmp_path)] == ["one", "two"]
+    # ... and a re-run that trains nothing rewrites the table
+    again = sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert count_runs == ["one", "two"] and all(r["skipped"] for r in again)
+    assert _table_names(tmp_path) == ["one", "two"]
+    assert [r["final_accuracy"] for r in again] == [r["final_accuracy"] for r in first]
+    # the table gone altogether, or damaged: the same
+    for damage in ("", "\x00\x01garbage,\n1,2,3\n"):
+        if damage:
+            (tmp_path / "results.csv").write_text(damage)
+        else:
+            (tmp_path / "results.csv").unlink()
+        sweep.run_sweep(cfgs, tmp_path, verbose=False)
+        assert _table_names(tmp_path) == ["one", "two"] and count_runs == ["one", "two"]
+        assert "two" in sweep.format_results(sweep.read_results(tmp_path))
+
+
+class Killed(BaseException):
+    """Stands in for a SIGKILL: nothing after it runs (no Exception, like KeyboardInterrupt)."""
+
+
+def test_a_kill_between_the_record_and_the_table_loses_nothing(offline, tmp_path, count_runs,
+                                                               monkeypatch):
+    cfgs = [tiny("one"), tiny("two", lr_max=0.1), tiny("three", seed=3)]
+    real = sweep._rebuild_table
+    calls = []
+
+    def dies_after_the_second_record(out):
+        calls.append(out)
+        if len(calls) == 3:   # 1: before training, 2: after "one", 3: after "two"
+            raise Killed
+        return real(out)
+    monkeypatch.setattr(sweep, "_rebuild_table", dies_after_the_second_record)
+    with pytest.raises(Killed):
+        sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert _table_names(tmp_path) == ["one"]                     # "two" is recorded, not tabled
+    assert [r["name"] for r in sweep.read_results(tmp_path)] == ["one", "two"]
+    monkeypatch.setattr(sweep, "_rebuild_table", real)
+    rows = sweep.run_sweep(cfgs, tmp_path, verbose=False)
+    assert count_runs == ["one", "two", "three"]                 # nothing trained twice
+    assert [r["skipped"] for r in rows] == [True, True, False]
+    assert _table_names(tmp_path) == ["one", "two", "three"]
+    assert sorted(r["hash"] for r in sweep.read_results(tmp_path)) == sorted(
+        sweep.config_hash(c) for c in cfgs)
+
+
+def test_every_file_is_fsynced_before_its_rename(monkeypatch, tmp_path):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    def fsync(fd):
+        events.append("fsync")
+        real_fsync(fd)
+
+    def replace(a, b):
+        events.append(("replace", Path(b).name))
+        real_replace(a, b)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    sweep._atomic_write(tmp_path / "x" / "results.csv", "a,b\n1,2\n")
+    assert events[:2] == ["fsync", ("replace", "results.csv")]
+    assert (tmp_path / "x" / "results.csv").read_text() == "a,b\n1,2\n"
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["results.csv"]   # no temp file left
+
+
+def test_damaged_records_name_the_file_to_delete(offline, tmp_path):
+    cfg = tiny("h")
+    sweep.run_sweep([cfg], tmp_path, verbose=False)
+    h = sweep.config_hash(cfg)
+    json_path, csv_path = tmp_path / "histories" / f"{h}.json", tmp_path / "histories" / f"{h}.csv"
+    good_json, good_csv = json_path.read_text(), csv_path.read_text()
+    for damage in ('{"config": {', "[1, 2]", '{"config": {}, "result": {"status": "ok"}}'):
+        json_path.write_text(damage)
+        for call in (lambda: sweep.run_sweep([cfg], tmp_path, verbose=False),
+                     lambda: sweep.read_results(tmp_path),
+                     lambda: sweep.load_history(tmp_path, cfg)):
+            with pytest.raises(ValueError, match=re.escape(str(json_path)) + ".*Delete it"):
+                call()
+    json_path.write_text(good_json)
+    csv_path.write_text(good_csv.replace("\n0,", "\n0,oops,", 1))
+    with pytest.raises(ValueError, match=re.escape(str(csv_path)) + ".*Delete both files"):
+        sweep.load_history(tmp_path, cfg)
+    csv_path.write_text(good_csv)
+    assert sweep.load_history(tmp_path, cfg).steps == 16
+
+
+def test_a_table_alone_is_read_and_a_damaged_one_named(tmp_path):
+    sweep._write_results(tmp_path, [sweep._table_row({"name": "a", "hash": "abc", "status": "ok",
+                                                      "final_accuracy": 0.5, "iterations": 3})])
+    rows = sweep.read_results(tmp_path)      # no histories/: the table is all there is
+    assert [(r["name"], r["final_accuracy"], r["iterations"]) for r in rows] == [("a", 0.5, 3)]
+    assert math.isnan(rows[0]["best_accuracy"]) and rows[0]["target"] is None
+    text = (tmp_path / "results.csv").read_text()
+    (tmp_path / "results.csv").write_text(text.replace(",3,", ",three,", 1))
+    with pytest.raises(ValueError, match=r"results.csv is damaged: line 2.*delete it"):
+        sweep.read_results(tmp_path)
+    (tmp_path / "results.csv").write_text("no,table,here\n1,2,3\n")
+    with pytest.raises(ValueError, match=r"results.csv is damaged: its header lacks"):
+        sweep.read_results(tmp_path)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("lr_max", float("inf"), "lr_max"), ("lr_min", float("nan"), "lr_min"),
+    ("epochs", float("inf"), "epochs"), ("weight_decay", float("nan"), "weight_decay"),
+    ("mom_max", "0.9", "mom_max"), ("batch_size", True, "batch_size"),
+    ("steps", "16", "steps"), ("target", float("inf"), "target"),
+])
+def test_config_refuses_non_finite_numbers_and_strings(key, value, match):
+    with pytest.raises(ValueError, match=re.escape(f"config['{match}']") + "|" + match):
+        sweep.normalize_config({**tiny("x"), key: value})

@@ -176,3 +176,140 @@ def test_named_runs():
     assert train.named_runs({"a": r}) == [("a", r)] and train.named_runs([r]) == [("run 0", r)]
     with pytest.raises(ValueError, match="at least one"):
         train.named_runs([])
+
+
+# ---------------------------------------------- issue 13: every value that reaches the optimizer
+
+def _params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(steps=5, lr=0.1, momentum=1.5), r"momentum must be in \[0, 1\) \(got 1.5\)"),
+    (dict(steps=5, lr=0.1, momentum=1.0), r"momentum must be in \[0, 1\)"),
+    (dict(steps=5, lr=0.1, momentum=float("nan")), r"momentum must be in \[0, 1\)"),
+    (dict(steps=5, lr=0.1, momentum="0.9"), "momentum must be a number or a function"),
+    (dict(steps=5, lr=float("inf")), "lr must be a finite number"),
+    (dict(steps=5, lr=float("nan")), "lr must be a finite number"),
+    (dict(steps=5, lr=-0.1), "lr must be >= 0"),
+    (dict(steps=5, lr=True), "lr must be a number or a function"),
+    (dict(steps=True, lr=0.1), "steps must be an integer"),
+    (dict(steps=5.0, lr=0.1), "steps must be an integer"),
+    (dict(steps="5", lr=0.1), "steps must be an integer"),
+    (dict(epochs=float("inf"), lr=0.1), "epochs must be a finite number"),
+    (dict(epochs=float("nan"), lr=0.1), "epochs must be a finite number"),
+    (dict(epochs="2", lr=0.1), "epochs must be a number"),
+    (dict(epochs=1e300, lr=0.1), "epochs=1e"),
+    (dict(steps=5, lr=0.1, weight_decay=float("nan")), "weight_decay must be a finite number"),
+    (dict(steps=5, lr=0.1, weight_decay=float("inf")), "weight_decay must be a finite number"),
+    (dict(steps=5, lr=0.1, weight_decay="5e-4"), "weight_decay must be a number"),
+    (dict(steps=5, lr=0.1, eval_every=True), "eval_every must be an integer"),
+    (dict(steps=5, lr=0.1, read_every=True), "read_every must be an integer"),
+    (dict(steps=5, lr=0.1, nesterov="yes"), "nesterov must be True or False"),
+])
+def test_fit_refuses_bad_values_before_training(tiny_data, kwargs, match):
+    x, y = tiny_data
+    model = small_net()
+    before = _params(model)
+    with pytest.raises(ValueError, match=match):
+        train.fit(model, data.Loader(x, y, 64), progress=False, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_weight_decay_nan_is_named_not_blamed_on_the_lr(tiny_data):
+    x, y = tiny_data
+    with pytest.raises(ValueError) as info:
+        train.fit(small_net(), data.Loader(x, y, 64), steps=5, lr=0.05,
+                  weight_decay=float("nan"), progress=False)
+    assert "weight_decay" in str(info.value) and "learning rate" not in str(info.value)
+    assert not isinstance(info.value, train.TrainingDiverged)
+
+
+@pytest.mark.parametrize("schedule, match", [
+    (lambda s: (0.05, 1.5), r"momentum=1.5 at step 0"),
+    (lambda s: (0.05, 0.9) if s < 3 else (0.05, float("nan")), r"momentum=nan at step 3"),
+    (lambda s: (0.05, 0.9) if s < 2 else (float("inf"), 0.9), r"lr=inf at step 2"),
+    (lambda s: 0.05 if s < 4 else float("nan"), r"lr=nan at step 4"),
+    (lambda s: (0.05, 0.9, 0.1), r"3 values"),
+    (lambda s: "0.05", "must return a number"),
+])
+def test_fit_refuses_bad_schedule_values_at_the_step(tiny_data, schedule, match):
+    x, y = tiny_data
+    model = small_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    seen = []
+
+    class Watch:      # what the optimizer held at every step that ran
+        def on_step_end(self, loop):
+            g = opt.param_groups[0]
+            seen.append((g["lr"], g["momentum"]))
+    with pytest.raises(ValueError, match=match):
+        train.fit(model, data.Loader(x, y, 64), steps=8, lr=schedule, optimizer=opt,
+                  callbacks=[Watch()], progress=False)
+    assert all(0 <= lr < math.inf and 0 <= m < 1 for lr, m in seen)
+
+
+def test_a_nan_momentum_function_is_not_ignored(tiny_data):
+    # it used to be skipped silently: the optimizer kept its old momentum
+    x, y = tiny_data
+    with pytest.raises(ValueError, match=r"momentum=nan at step 0"):
+        train.fit(small_net(), data.Loader(x, y, 64), steps=3, lr=0.05,
+                  momentum=lambda s: float("nan"), progress=False)
+    # momentum=None still means "keep the optimizer's own"
+    model = small_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.7)
+    h = train.fit(model, data.Loader(x, y, 64), steps=3, lr=0.05, momentum=None, optimizer=opt,
+                  progress=False)
+    assert h.momentum == [0.7, 0.7, 0.7] and h.lr == [0.05] * 3
+
+
+def test_fit_refuses_an_optimizer_with_a_bad_momentum_it_would_keep(tiny_data):
+    x, y = tiny_data
+    model = small_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=1.5)   # torch allows this
+    with pytest.raises(ValueError, match=r"the optimizer's momentum \(beta1\) must be in \[0, 1\)"):
+        train.fit(model, data.Loader(x, y, 64), steps=2, lr=0.05, momentum=None, optimizer=opt,
+                  progress=False)
+    # with a momentum given, fit overwrites the optimizer's before the first step
+    h = train.fit(model, data.Loader(x, y, 64), steps=2, lr=0.05, momentum=0.9, optimizer=opt,
+                  progress=False)
+    assert h.momentum == [0.9, 0.9] and opt.param_groups[0]["momentum"] == 0.9
+
+
+def test_numpy_numbers_are_numbers(tiny_data):
+    x, y = tiny_data
+    h = train.fit(small_net(), data.Loader(x, y, 64), steps=np.int64(3), lr=np.float32(0.05),
+                  momentum=np.float64(0.8), weight_decay=np.float32(0.0), progress=False)
+    assert h.steps == 3 and h.lr == [pytest.approx(0.05)] * 3 and h.momentum == [0.8] * 3
+
+
+@pytest.mark.parametrize("args, name", [
+    ((float("nan"), 0.9, 0.0), "lr"), ((0.1, 1.5, 0.0), "momentum"),
+    ((0.1, 0.9, float("nan")), "weight_decay"), ((-1.0, 0.9, 0.0), "lr"),
+])
+def test_make_optimizer_refuses_bad_values(args, name):
+    with pytest.raises(ValueError, match=f"make_optimizer: {name}"):
+        train.make_optimizer(small_net(), "sgd", *args)
+
+
+def test_to_csv_keeps_momentum_to_8_significant_digits():
+    h = train.History(steps_per_epoch=2)
+    h.lr, h.momentum, h.loss = [0.1, 0.2], [0.912345678912, 0.85000000004], [2.3, 2.1]
+    h.evals = [train.EvalPoint(2, 1.0, 0.2, 2.0, 0.123456789)]
+    back = train.History.from_csv(h.to_csv(), 2)
+    assert back.momentum == [0.91234568, 0.85]                # 6 digits gave 0.912346
+    assert back.evals[0].accuracy == 0.12345679
+    assert back.lr == h.lr and back.loss == h.loss
+
+
+@pytest.mark.parametrize("text, match", [
+    ("step,lr\n0,0.1\n", "header lacks"),
+    ("step,epoch,lr,momentum,loss,eval_loss,eval_accuracy\n0,1,abc,0.9,2.3,,\n", "line 2"),
+    ("step,epoch,lr,momentum,loss,eval_loss,eval_accuracy\n0,1,0.1\n", "line 2.*3 fields"),
+    ("step,epoch,lr,momentum,loss,eval_loss,eval_accuracy\n0,x,1,0.1,0.9,2.3,,\n", "8 fields"),
+    ("step,epoch,lr,momentum,loss,eval_loss,eval_accuracy\n0,1,0.1,0.9,2.3,,\n"
+     "5,1,0.1,0.9,2.3,,\n", "step 5 where step 1"),
+])
+def test_from_csv_names_the_bad_line(text, match):
+    with pytest.raises(ValueError, match=match):
+        train.History.from_csv(text, 2)
