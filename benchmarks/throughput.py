@@ -150,37 +150,60 @@ def bench_typical(model_name: str, x, y, bs: int, aug, steps: int, warmup: int, 
     return steps * bs / (time.perf_counter() - t)
 
 
-def main() -> None:
+HEADER = (f"{'case':<11} {'bs':>5} {'(a) fit img/s':>14} {'path':>13} {'(e) eager':>10} "
+          f"{'(b) raw img/s':>14} {'(c) typical':>12} {'a/b':>6} {'e/b':>6} {'a/c':>6} {'s/epoch':>8} "
+          f"{'aug %':>6}")
+
+
+def measure(name: str, *, steps: int | None = None, warmup: int | None = None, workers: int = 0,
+            max_batch: int | None = None, limit: int | None = None) -> dict:
+    """One row of the table for ``CASES[name]``: images/s of (a), (e), (b), (c), their ratios,
+    seconds per epoch of (a) over the whole training set and the augmentation share. Sizes are
+    chosen for the device unless given; ``max_batch`` and ``limit`` (training images) shrink a run
+    (a CPU smoke test)."""
+    model_name, ds, bs, aug = CASES[name]
+    gpu = config.device().type == "cuda"
+    heavy = model_name != "lenet"
+    steps = steps or (100 if gpu else (3 if heavy else 60))
+    warmup = warmup if warmup is not None else (10 if gpu else (1 if heavy else 5))
+    if not gpu and heavy:
+        bs = min(bs, 128)              # keep a CPU run to minutes; the ratios are what matter
+    if max_batch is not None:
+        bs = min(bs, max_batch)
+    if limit is None and not gpu:
+        limit = max(bs * 4, 2000)
+    x, y = data.load(ds, "train", limit=limit)
+    a, path = bench_fit(model_name, x, y, bs, aug, steps, warmup)
+    e = a if path.startswith("eager") else bench_fit(model_name, x, y, bs, aug, steps, warmup,
+                                                       fast="eager")[0]
+    b = bench_raw(model_name, x, y, bs, steps, warmup, precision=path.split("/")[1])
+    c = bench_typical(model_name, x, y, bs, aug, steps, warmup, workers)
+    aug_share = bench_augment(x, y, bs, aug) / (bs / b)
+    return {"case": name, "batch": bs, "fit": a, "path": path, "eager": e, "raw": b, "typical": c,
+            "a/b": a / b, "e/b": e / b, "a/c": a / c, "s/epoch": TRAIN_SIZE[ds] / a,
+            "aug_share": aug_share}
+
+
+def format_row(r: dict) -> str:
+    """A :func:`measure` row as a line of the printed table (columns as :data:`HEADER`)."""
+    return (f"{r['case']:<11} {r['batch']:>5} {r['fit']:>14,.0f} {r['path']:>13} {r['eager']:>10,.0f} "
+            f"{r['raw']:>14,.0f} {r['typical']:>12,.0f} {r['a/b']:>6.2f} {r['e/b']:>6.2f} "
+            f"{r['a/c']:>6.2f} {r['s/epoch']:>8.2f} {100 * r['aug_share']:>5.1f}%")
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--steps", type=int, default=None, help="timed iterations per measurement")
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                     help="DataLoader workers of the typical loop")
-    args = ap.parse_args()
-    dev = config.device()
-    gpu = dev.type == "cuda"
+    args = ap.parse_args(argv)
     print(config.report())
-    print(f"{'case':<11} {'bs':>5} {'(a) fit img/s':>14} {'path':>13} {'(e) eager':>10} "
-          f"{'(b) raw img/s':>14} {'(c) typical':>12} {'a/b':>6} {'e/b':>6} {'a/c':>6} {'s/epoch':>8} "
-          f"{'aug %':>6}")
+    print(HEADER)
     for name in args.models:
-        model_name, ds, bs, aug = CASES[name]
-        heavy = model_name != "lenet"
-        steps = args.steps or (100 if gpu else (3 if heavy else 60))
-        warmup = args.warmup if args.warmup is not None else (10 if gpu else (1 if heavy else 5))
-        if not gpu and heavy:
-            bs = min(bs, 128)          # keep a CPU run to minutes; the ratios are what matter
-        x, y = data.load(ds, "train", limit=None if gpu else max(bs * 4, 2000))
-        a, path = bench_fit(model_name, x, y, bs, aug, steps, warmup)
-        e = a if path.startswith("eager") else bench_fit(model_name, x, y, bs, aug, steps, warmup,
-                                                           fast="eager")[0]
-        b = bench_raw(model_name, x, y, bs, steps, warmup, precision=path.split("/")[1])
-        c = bench_typical(model_name, x, y, bs, aug, steps, warmup, args.workers)
-        aug_share = bench_augment(x, y, bs, aug) / (bs / b)
-        print(f"{name:<11} {bs:>5} {a:>14,.0f} {path:>13} {e:>10,.0f} {b:>14,.0f} {c:>12,.0f} "
-              f"{a / b:>6.2f} {e / b:>6.2f} {a / c:>6.2f} {TRAIN_SIZE[ds] / a:>8.2f} "
-              f"{100 * aug_share:>5.1f}%", flush=True)
+        print(format_row(measure(name, steps=args.steps, warmup=args.warmup, workers=args.workers)),
+              flush=True)
 
 
 if __name__ == "__main__":

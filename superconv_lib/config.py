@@ -6,7 +6,8 @@ a setting by setting the variable before calling, and nothing is frozen at impor
 | variable            | meaning                                                    |
 |---------------------|------------------------------------------------------------|
 | ``SUPERCONV_DEVICE`` | force ``cpu``, ``cuda``, ``cuda:1`` or ``mps``             |
-| ``SUPERCONV_QUICK``  | ``1`` shrinks every notebook to a few-minute CPU run        |
+| ``SUPERCONV_MODE``   | run size: ``quick`` (CI, ≈1 min), ``laptop`` (CPU, ≤≈10 min), ``full`` (GPU) |
+| ``SUPERCONV_QUICK``  | ``1`` is another way to say ``SUPERCONV_MODE=quick``       |
 | ``SUPERCONV_DATA``   | folder holding ``mnist.npz`` / ``cifar10-jpeg.npz`` copies |
 | ``SUPERCONV_CACHE``  | where torchvision downloads and decoded caches go          |
 | ``SUPERCONV_FAST``   | how ``fit`` runs a step unless told: ``auto`` (default), ``eager``, … |
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["device", "quick", "seed_everything", "data_dir", "cache_dir", "report", "fast_path",
+__all__ = ["MODES", "mode", "device", "quick", "seed_everything", "data_dir", "cache_dir", "report", "fast_path",
            "precision"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -64,14 +65,50 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def quick() -> bool:
-    """True when ``SUPERCONV_QUICK`` is set to 1/true: tiny subsets and few steps, for CI and CPUs."""
+MODES = ("quick", "laptop", "full")
+"""The three run sizes every notebook knows: ``quick`` (CI: about a minute per notebook on 2 CPU
+cores), ``laptop`` (a learner without a GPU: at most about 10 minutes per notebook on 2 cores, every
+phenomenon visible) and ``full`` (the papers' scale, on one GPU)."""
+
+
+def _quick_flag() -> bool | None:
     raw = os.environ.get("SUPERCONV_QUICK", "").strip().lower()
+    if raw == "":
+        return None
     if raw in _TRUE:
         return True
     if raw in _FALSE:
         return False
-    raise ValueError(f"SUPERCONV_QUICK={raw!r}: set it to 1 (quick mode) or 0 (full mode).")
+    raise ValueError(f"SUPERCONV_QUICK={raw!r}: set it to 1 (quick mode) or 0, or use "
+                     "SUPERCONV_MODE=quick|laptop|full instead.")
+
+
+def mode() -> str:
+    """The run size: ``"quick"``, ``"laptop"`` or ``"full"`` (see :data:`MODES`).
+
+    ``SUPERCONV_MODE`` says it; ``SUPERCONV_QUICK=1`` is another way to say ``quick``. With neither
+    set, a machine with a CUDA GPU runs ``full`` and any other ``laptop``.
+    """
+    raw = os.environ.get("SUPERCONV_MODE", "").strip().lower()
+    flag = _quick_flag()
+    if raw:
+        if raw not in MODES:
+            raise ValueError(f"SUPERCONV_MODE={raw!r}: set it to one of {', '.join(MODES)} "
+                             "(or unset it).")
+        if flag is True and raw != "quick":
+            raise ValueError(f"SUPERCONV_MODE={raw} contradicts SUPERCONV_QUICK=1: unset one of them.")
+        return raw
+    if flag:
+        return "quick"
+    if flag is False:
+        return "full"
+    return "full" if torch.cuda.is_available() else "laptop"
+
+
+def quick() -> bool:
+    """True in quick mode (``SUPERCONV_MODE=quick`` or ``SUPERCONV_QUICK=1``): tiny subsets and
+    few steps, for CI."""
+    return mode() == "quick"
 
 
 def _choice(var: str, choices: tuple[str, ...]) -> str:
@@ -143,9 +180,9 @@ def data_dir() -> Path:
 
 
 def report() -> str:
-    """One line for a notebook's setup cell: device, torch version, quick/full mode, data folder."""
+    """One line for a notebook's setup cell: device, torch version, run size, data folder."""
     dev = device()
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
-    mode = "quick (CPU-sized)" if quick() else "full"
-    return (f"device: {name} | torch {torch.__version__} | mode: {mode} | "
+    size = {"quick": "quick (CI-sized)", "laptop": "laptop (CPU-sized)", "full": "full"}[mode()]
+    return (f"device: {name} | torch {torch.__version__} | mode: {size} | "
             f"data: {data_dir()} | threads: {torch.get_num_threads()}")

@@ -24,14 +24,41 @@ def test_device_default_order(monkeypatch):
 
 @pytest.mark.parametrize("raw, want", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_quick(monkeypatch, raw, want):
+    monkeypatch.delenv("SUPERCONV_MODE", raising=False)
     monkeypatch.setenv("SUPERCONV_QUICK", raw)
     assert config.quick() is want
 
 
 def test_quick_rejects_garbage(monkeypatch):
+    monkeypatch.delenv("SUPERCONV_MODE", raising=False)
     monkeypatch.setenv("SUPERCONV_QUICK", "maybe")
     with pytest.raises(ValueError, match="SUPERCONV_QUICK"):
         config.quick()
+
+
+@pytest.mark.parametrize("mode_var, quick_var, want", [
+    ("quick", "", "quick"), ("laptop", "", "laptop"), ("full", "", "full"), (" Laptop ", "0", "laptop"),
+    ("", "1", "quick"), ("", "0", "full"), ("quick", "1", "quick")])
+def test_mode(monkeypatch, mode_var, quick_var, want):
+    monkeypatch.setenv("SUPERCONV_MODE", mode_var)
+    monkeypatch.setenv("SUPERCONV_QUICK", quick_var)
+    assert config.mode() == want
+    assert config.quick() is (want == "quick")
+
+
+def test_mode_default_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("SUPERCONV_MODE", raising=False)
+    monkeypatch.delenv("SUPERCONV_QUICK", raising=False)
+    assert config.mode() == ("full" if torch.cuda.is_available() else "laptop")
+
+
+@pytest.mark.parametrize("mode_var, quick_var, match", [
+    ("fast", "", "SUPERCONV_MODE='fast'"), ("laptop", "1", "contradicts SUPERCONV_QUICK=1")])
+def test_mode_errors_name_the_fix(monkeypatch, mode_var, quick_var, match):
+    monkeypatch.setenv("SUPERCONV_MODE", mode_var)
+    monkeypatch.setenv("SUPERCONV_QUICK", quick_var)
+    with pytest.raises(ValueError, match=match):
+        config.mode()
 
 
 def test_seed_everything_repeats():
@@ -55,6 +82,7 @@ def test_data_dir(monkeypatch, tmp_path):
 
 
 def test_report_names_mode(monkeypatch):
+    monkeypatch.delenv("SUPERCONV_MODE", raising=False)
     monkeypatch.setenv("SUPERCONV_QUICK", "1")
     monkeypatch.setenv("SUPERCONV_DEVICE", "cpu")
     assert "quick" in config.report() and "cpu" in config.report()

@@ -1,0 +1,334 @@
+"""The course's experiments by name, at three run sizes, and the phenomenon each one must show.
+
+``SIZES[notebook][mode]`` holds every size a notebook's parameters cell reads (``sizes("04")``
+picks the current :func:`config.mode`): **quick** is CI (about a minute per notebook on 2 CPU
+cores), **laptop** a learner without a GPU (at most about 10 minutes per notebook on 2 cores, every
+phenomenon visible), **full** the papers' scale on one GPU. The laptop sizes were chosen by
+measurement (``python tools/phenomena.py --mode laptop --seeds 0 1 2`` prints the table).
+
+Each phenomenon is one function that trains with the library's public calls and returns its runs
+and a :class:`Check` — the number the notebook asserts and ``tools/phenomena.py`` tabulates across
+seeds. A check is *asserted* at a size only where it held with margin for every seed measured
+(``SIZES[...]["asserts"]``); elsewhere the notebook prints it and says so next to the plot.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, NamedTuple
+
+import numpy as np
+from torch import nn
+
+from . import config, data, hessian, schedules, train
+from .indicator import Indicator
+
+__all__ = ["SIZES", "sizes", "Check", "runs", "accuracy", "suggestion_vs_neighbours",
+           "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts", "one_cycle_vs_piecewise",
+           "cycle_length", "hessian_ordering", "assert_checks"]
+
+CHANCE = 0.1   # ten classes, MNIST and CIFAR-10 alike
+
+SIZES: dict[str, dict[str, dict]] = {
+    # 01 · LR range test: LeNet/MNIST sweeps, the suggestion trained at /10, x1, x10
+    "01": {
+        "quick": dict(mnist_limit=2000, mnist_test=500, fit_steps=120, linear_end=0.15,
+                      acc_iter=100, eval_every=5, batch_sizes=(16, 64, 256), cifar_model="resnet8",
+                      cifar_limit=2000, cifar_test=500, cifar_batch=32, cifar_augment=None,
+                      cifar_iter=100, image_size=32, asserts=("suggestion",)),
+        "laptop": dict(mnist_limit=10000, mnist_test=2000, fit_steps=300, linear_end=0.2,
+                       acc_iter=300, eval_every=10, batch_sizes=(16, 64, 256),
+                       cifar_model="resnet8", cifar_limit=10000, cifar_test=1000, cifar_batch=64,
+                       cifar_augment=None, cifar_iter=300, image_size=16, asserts=("suggestion",)),
+        "full": dict(mnist_limit=None, mnist_test=2000, fit_steps=600, linear_end=0.2,
+                     acc_iter=300, eval_every=10, batch_sizes=(64, 256, 1024),
+                     cifar_model="resnet20", cifar_limit=None, cifar_test=2000, cifar_batch=128,
+                     cifar_augment="crop+flip", cifar_iter=400, image_size=32,
+                     asserts=("suggestion",)),
+    },
+    # 02 · cyclical LR: LeNet/MNIST, fixed 0.01 against the CLR policies at one budget
+    "02": {
+        "quick": dict(train_limit=2000, test_limit=1000, epochs=8, stepsize_epochs=2,
+                      run_cifar=False, asserts=()),
+        "laptop": dict(train_limit=10000, test_limit=2000, epochs=4, stepsize_epochs=1,
+                       run_cifar=False, asserts=("clr",)),
+        "full": dict(train_limit=None, test_limit=None, epochs=12, stepsize_epochs=2,
+                     run_cifar=True, asserts=("clr",)),
+    },
+    # 03 · 1cycle: LeNet/MNIST, 1cycle against Caffe's inv at equal and at 7x the iterations
+    "03": {
+        "quick": dict(train_limit=2000, test_limit=1000, one_cycle_epochs=10, inv_factor=1,
+                      asserts=("mnist_equal",)),
+        "laptop": dict(train_limit=20000, test_limit=10000, one_cycle_epochs=4, inv_factor=7,
+                       asserts=("mnist_equal", "mnist_claim")),
+        "full": dict(train_limit=None, test_limit=None, one_cycle_epochs=12, inv_factor=85 / 12,
+                     asserts=("mnist_equal", "mnist_claim")),
+    },
+    # 04 · the indicator, and super-convergence itself
+    "04": {
+        "quick": dict(train_limit=5000, test_limit=1000, image_size=16, batch=200,
+                      model="resnet8", num_iter=150, eval_every=10, plain_width=16,
+                      contrasts=("no BN", "plain CNN"), sc_train_limit=5000, sc_batch=200,
+                      sc_iters=100, sc_long=False, sc_eval_every=25, cycle_fractions=(0.5, 1.0),
+                      suggest=False, asserts=("contrasts",)),
+        "laptop": dict(train_limit=20000, test_limit=2000, image_size=16, batch=256,
+                       model="resnet8", num_iter=600, eval_every=20, plain_width=16,
+                       contrasts=("no BN", "plain CNN"), sc_train_limit=10000, sc_batch=256,
+                       sc_iters=400, sc_long=True, sc_eval_every=50,
+                       cycle_fractions=(0.25, 0.5, 1.0), suggest=False,
+                       asserts=("indicator", "contrasts", "super_convergence", "cycle_length")),
+        "full": dict(train_limit=None, test_limit=None, image_size=32, batch=1000,
+                     model="resnet56", num_iter=5000, eval_every=100, plain_width=32,
+                     contrasts=("no BN", "wd 0.001", "plain CNN"), sc_train_limit=None,
+                     sc_batch=1000, sc_iters=10_000, sc_long=False, sc_eval_every=500,
+                     cycle_fractions=(0.25, 0.5, 1.0), suggest=True,
+                     asserts=("indicator", "contrasts", "super_convergence", "cycle_length")),
+    },
+    # 05 · the Hessian-free estimate under 1cycle and under a constant LR
+    "05": {
+        "quick": dict(every=5, mnist_limit=2000, lenet_steps=200, cifar_model="resnet8",
+                      cifar_limit=1000, cifar_batch=50, cifar_steps=100, image_size=32,
+                      cifar_runs=("1cycle", "constant"), cifar_eval_every=100, test_limit=500,
+                      asserts=("hessian_mnist",)),
+        "laptop": dict(every=10, mnist_limit=10000, lenet_steps=600, cifar_model="resnet8",
+                       cifar_limit=10000, cifar_batch=256, cifar_steps=400, image_size=16,
+                       cifar_runs=("1cycle", "constant"), cifar_eval_every=100, test_limit=2000,
+                       asserts=("hessian_mnist", "hessian_cifar")),
+        "full": dict(every=10, mnist_limit=None, lenet_steps=12 * 937, cifar_model="resnet56",
+                     cifar_limit=None, cifar_batch=1000, cifar_steps=10_000, image_size=32,
+                     cifar_runs=("1cycle", "constant", "piecewise"), cifar_eval_every=1000,
+                     test_limit=None, asserts=("hessian_mnist", "hessian_cifar")),
+    },
+}
+
+
+def sizes(notebook: str, mode: str | None = None) -> dict:
+    """The sizes of ``notebook`` (``"01"`` … ``"05"``) at ``mode`` (default :func:`config.mode`),
+    plus ``mode`` itself."""
+    if notebook not in SIZES:
+        raise ValueError(f"unknown notebook {notebook!r}; choose one of {sorted(SIZES)}.")
+    mode = config.mode() if mode is None else mode
+    if mode not in config.MODES:
+        raise ValueError(f"mode must be one of {config.MODES}, got {mode!r}.")
+    return dict(SIZES[notebook][mode], mode=mode)
+
+
+class Check(NamedTuple):
+    """One phenomenon's measured number against its threshold (``value >= threshold`` holds)."""
+    notebook: str
+    name: str
+    phenomenon: str
+    value: float
+    threshold: float
+    unit: str
+    detail: str
+
+    @property
+    def holds(self) -> bool:
+        return bool(np.isfinite(self.value) and self.value >= self.threshold)
+
+    @property
+    def measured_only(self) -> bool:
+        """A number reported for reading, with no threshold to meet."""
+        return self.threshold == -np.inf
+
+    def __str__(self) -> str:
+        if self.measured_only:
+            return f"{self.phenomenon}: {self.value:+.3g} {self.unit} (measured). {self.detail}"
+        verdict = "holds" if self.holds else "does NOT hold"
+        return (f"{self.phenomenon}: {self.value:+.3g} {self.unit} (needs >= {self.threshold:+.3g})"
+                f" - {verdict}. {self.detail}")
+
+
+def assert_checks(checks: "list[Check]", S: dict) -> None:
+    """Print every check; raise ``AssertionError`` for one that this size asserts and that fails.
+    A check this size does not assert is printed with a note saying so."""
+    failed = []
+    for c in checks:
+        asserted = c.name in S["asserts"]
+        note = "" if asserted or c.measured_only else f"  [not asserted at the {S['mode']} size: too small to show it reliably]"
+        print(f"{c}{note}")
+        if asserted and not c.holds:
+            failed.append(c)
+    assert not failed, "; ".join(str(c) for c in failed)
+
+
+def accuracy(h: train.History) -> float:
+    """A run's final test accuracy; a run that diverged (or never evaluated) scores chance."""
+    a = h.final_accuracy
+    return CHANCE if (h.stop_reason or not np.isfinite(a)) else a
+
+
+def runs(model_fn: Callable[[], nn.Module], loader: data.Loader, lrs: dict, *, seed: int = 0,
+         **fit_kw) -> "dict[str, train.History]":
+    """Train a fresh ``model_fn()`` once per entry of ``lrs`` (``{name: lr or schedule}``), every
+    run from the same seed and the same mini-batches in the same order; ``fit_kw`` go to
+    ``train.fit`` (``steps=`` may be a dict ``{name: steps}``). A run that diverges is kept: its
+    History (up to the divergence) with ``stop_reason`` set."""
+    out = {}
+    steps = fit_kw.pop("steps", None)
+    first_epoch = loader.epoch
+    for name, lr in lrs.items():
+        config.seed_everything(seed)
+        loader.epoch = first_epoch
+        n = steps[name] if isinstance(steps, dict) else steps
+        try:
+            out[name] = train.fit(model_fn(), loader, steps=n, lr=lr, label=name, **fit_kw)
+        except train.TrainingDiverged as e:
+            out[name] = e.history
+    loader.epoch = first_epoch
+    return out
+
+
+def _gap(a: float, b: float) -> float:
+    return 100 * (a - b)
+
+
+# ------------------------------------------------------------------------------------ 01 · range test
+
+def suggestion_vs_neighbours(model: nn.Module, loader: data.Loader, eval_data, lr: float, *,
+                             steps: int, seed: int = 0) -> "tuple[dict, Check]":
+    """Train copies of ``model`` at a constant ``lr / 10``, ``lr`` and ``10 lr`` for ``steps``
+    iterations: the range test's suggestion should beat both neighbours (a diverged run scores
+    chance). Returns ``({name: History}, Check)``; the value is the suggestion's lead over the
+    better neighbour, in accuracy points."""
+    lrs = {f"suggestion / 10 ({lr / 10:.2g})": lr / 10, f"suggestion ({lr:.2g})": lr,
+           f"suggestion x 10 ({10 * lr:.2g})": 10 * lr}
+    out = runs(lambda: copy.deepcopy(model), loader, lrs, seed=seed, steps=steps,
+               eval_data=eval_data, eval_every=max(1, steps // 4), progress=False)
+    low, mid, high = (accuracy(h) for h in out.values())
+    return out, Check("01", "suggestion", "the suggested lr beats 10x below and 10x above it",
+                      _gap(mid, max(low, high)), 0.5, "points",
+                      f"accuracy {100 * low:.1f} / {100 * mid:.1f} / {100 * high:.1f} % at lr/10, "
+                      f"lr, 10 lr ({steps} iterations each)")
+
+
+# ------------------------------------------------------------------------------------ 02 · CLR
+
+def clr_vs_fixed(runs_: "dict[str, train.History]", fixed: str, clr: str = "triangular"
+                 ) -> Check:
+    """CLR against a fixed lr at the same iterations, from the two runs' final accuracies."""
+    a, b = accuracy(runs_[clr]), accuracy(runs_[fixed])
+    return Check("02", "clr", f"CLR ({clr}) beats a fixed lr at equal iterations", _gap(a, b), 0.5,
+                 "points", f"{clr} {100 * a:.2f} % vs {fixed} {100 * b:.2f} %")
+
+
+# ------------------------------------------------------------------------------------ 03 · 1cycle
+
+def mnist_claim(one: train.History, inv_equal: train.History,
+                inv_long: "train.History | None" = None) -> "list[Check]":
+    """Smith & Topin's MNIST claim, read off three runs: 1cycle beats ``inv`` at the same
+    iterations, and matches ``inv`` given several times the iterations (within 0.1 point)."""
+    a, b = accuracy(one), accuracy(inv_equal)
+    out = [Check("03", "mnist_equal", "1cycle beats inv at equal iterations", _gap(a, b), 0.0,
+                 "points", f"1cycle {100 * a:.2f} % vs inv {100 * b:.2f} % ({one.steps} it)")]
+    if inv_long is not None:
+        c = accuracy(inv_long)
+        out.append(Check("03", "mnist_claim",
+                         f"1cycle matches inv with {inv_long.steps / one.steps:.0f}x the iterations",
+                         _gap(a, c), -0.1, "points",
+                         f"1cycle {100 * a:.2f} % in {one.steps} it vs inv {100 * c:.2f} % in "
+                         f"{inv_long.steps} it"))
+    return out
+
+
+# ------------------------------------------------------------------------------------ 04 · indicator
+
+def indicator_plateau(ref: Indicator) -> Check:
+    """The indicator's reading of a setup that should super-converge: its plateau score (>= 0.5:
+    accuracy holds over at least half the swept lr range)."""
+    return Check("04", "indicator", "the BN ResNet keeps its plateau up to the top lr",
+                 ref.score, 0.5, "score", ref.summary())
+
+
+def indicator_contrasts(ref: Indicator, contrasts: "list[Indicator]") -> Check:
+    """Every contrast (no BN, a plain CNN, …) collapses or diverges: its accuracy over the top
+    third of the sweep stays at least 5 points below the reference's (a sweep that stopped early
+    scores chance there)."""
+    top = _top_third(ref)
+    worst = max((_top_third(c) for c in contrasts), default=CHANCE)
+    best_score = max((c.score for c in contrasts), default=0.0)
+    return Check("04", "contrasts", "no BN / plain CNN collapse: top-third accuracy below the "
+                 "reference's", _gap(top, worst), 5.0, "points",
+                 f"reference {100 * top:.1f} %, best contrast {100 * worst:.1f} %; contrast "
+                 f"scores <= {best_score:.2f}")
+
+
+def _top_third(ind: Indicator) -> float:
+    """Mean test accuracy over the top third of the swept lr range (chance if the sweep stopped
+    before reaching it)."""
+    sel = ind.accuracy[ind.lrs >= ind.start_lr + 2 / 3 * (ind.max_lr - ind.start_lr)]
+    return float(sel.mean()) if ind.completed and len(sel) else CHANCE
+
+
+def one_cycle_vs_piecewise(model_fn: Callable[[], nn.Module], loader: data.Loader, eval_data, *,
+                           steps: int, long: bool = False, cycle=(0.1, 3.0), standard: float = 0.35,
+                           weight_decay: float = 1e-4, eval_every: int | None = None,
+                           seed: int = 0) -> "tuple[dict, list[Check]]":
+    """Super-convergence itself: 1cycle ``cycle[0] -> cycle[1]`` in ``steps`` iterations against
+    Smith's piecewise-constant baseline (``standard``, x0.1 at 5/8 and 7/8 of the run) in the
+    same ``steps`` and, with ``long``, in 4x the iterations. Same seed and batches for every run
+    (schedules from :func:`hessian.comparison_schedules`)."""
+    sched = hessian.comparison_schedules(steps, cycle=cycle, standard=standard)
+    names = [k for k in sched if not k.startswith("constant")]
+    lrs = {k: sched[k] for k in names}
+    n = dict.fromkeys(names, steps)
+    if long:
+        pw4 = hessian.comparison_schedules(4 * steps, cycle=cycle, standard=standard)
+        key = f"piecewise {standard:g}, 4x iterations"
+        lrs[key], n[key] = pw4[names[1]], 4 * steps
+    out = runs(model_fn, loader, lrs, seed=seed, steps=n, momentum=0.9, weight_decay=weight_decay,
+               eval_data=eval_data, eval_every=eval_every or max(1, steps // 4), progress=False)
+    one, pw = accuracy(out[names[0]]), accuracy(out[names[1]])
+    # "matches": within one point, the paired test-set noise of these runs at the laptop size
+    checks = [Check("04", "super_convergence", "1cycle matches or beats piecewise at equal "
+                    "iterations", _gap(one, pw), -1.0, "points",
+                    f"1cycle {100 * one:.1f} % vs piecewise {100 * pw:.1f} % in {steps} it")]
+    if long:
+        pw4 = accuracy(out[key])
+        checks.append(Check("04", "piecewise_4x", "how close piecewise comes with 4x the "
+                            "iterations (1cycle minus piecewise)", _gap(one, pw4), -np.inf,
+                            "points", f"piecewise {100 * pw4:.1f} % in {4 * steps} it"))
+    return out, checks
+
+
+def cycle_length(model_fn: Callable[[], nn.Module], loader: data.Loader, eval_data, *,
+                 steps: int, fractions=(0.25, 0.5, 1.0), cycle=(0.1, 3.0),
+                 weight_decay: float = 1e-4, seed: int = 0,
+                 done: "train.History | None" = None) -> "tuple[dict, Check]":
+    """Smith & Topin's Fig. 1b: at a fixed max lr, test accuracy rises as the cycle grows. One
+    1cycle run per length ``fraction x steps``; the value is the smallest gain between
+    consecutive lengths, in points. ``done``: a run of this 1cycle already trained from the same
+    seed and batches (e.g. :func:`one_cycle_vs_piecewise`'s), used for its own length."""
+    lo, hi = cycle
+    lengths = [max(8, round(f * steps)) for f in fractions]
+    names = [f"1cycle, {n} it" for n in lengths]
+    todo = {k: n for k, n in zip(names, lengths) if done is None or n != done.steps}
+    trained = runs(model_fn, loader, {k: schedules.one_cycle_schedule(n, hi, div=hi / lo)
+                                      for k, n in todo.items()},
+                   seed=seed, steps=todo, momentum=0.9, weight_decay=weight_decay,
+                   eval_data=eval_data, eval_every=10 ** 9, progress=False)
+    out = {k: trained[k] if k in trained else done for k in names}
+    acc = [accuracy(h) for h in out.values()]
+    return out, Check("04", "cycle_length", "accuracy rises with the cycle's length (fixed max lr)",
+                      min(_gap(b, a) for a, b in zip(acc, acc[1:])), 0.5, "points",
+                      " -> ".join(f"{100 * a:.1f} % ({n} it)" for a, n in zip(acc, lengths)))
+
+
+# ------------------------------------------------------------------------------------ 05 · Hessian-free
+
+def hessian_ordering(est: "dict[str, hessian.HessianFreeLR]", name: str, *, burn_in: int,
+                     ratio: float = 2.0) -> "list[Check]":
+    """The paper's figure, read off a :func:`hessian.compare` result: every run learned (accuracy
+    at least 20 points above chance) and the 1cycle run's peak estimate after ``burn_in`` is at
+    least ``ratio`` x the constant-lr run's."""
+    nb = "05"
+    cyc = next(e for k, e in est.items() if k.startswith("1cycle"))
+    const = next(e for k, e in est.items() if k.startswith("constant"))
+    learned = min(accuracy(e.history) for e in est.values())
+    r = cyc.range(after=burn_in)[1] / const.range(after=burn_in)[1]
+    return [Check(nb, name, f"{name}: every run learned before it is read",
+                  _gap(learned, CHANCE), 20.0, "points above chance",
+                  ", ".join(f"{k} {100 * accuracy(e.history):.1f} %" for k, e in est.items())),
+            Check(nb, name, f"{name}: the estimate stays higher under 1cycle (peak ratio)",
+                  float(r), ratio, "x", f"1cycle peak {cyc.range(after=burn_in)[1]:.3g}, "
+                  f"constant peak {const.range(after=burn_in)[1]:.3g}")]
