@@ -297,7 +297,7 @@ class Indicator:
                 lax.set_ylim(0, min(y.max(), 3 * np.median(y)) * 1.1 + 1e-9)
             h, lab = lax.get_legend_handles_labels()
             handles, labels = handles + h, labels + lab
-        ax.legend(handles, labels, fontsize=8, loc="lower right", framealpha=0.85)
+        plots.legend_below(ax, handles, labels)     # under the axes: it never hides a curve
         return ax
 
 
@@ -416,7 +416,7 @@ def compare(indicators: Sequence[Indicator], labels: Sequence[str] | None = None
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("super-convergence indicator (shaded: plateau)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    plots.legend_below(ax)                          # under the axes: it never hides a curve
     return ax
 
 

@@ -490,8 +490,7 @@ class RangeTest:
             h, lab = a.get_legend_handles_labels()
             handles += h
             labels += lab
-        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16),
-                  ncol=2, frameon=False)
+        plots.legend_below(ax, handles, labels)
         return (ax, drawn[1]) if what == "both" else ax
 
     def _plot_loss(self, ax, raw: bool, sug: dict, label: str | None, color: str) -> None:

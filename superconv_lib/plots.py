@@ -10,7 +10,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["schedule", "history", "compare", "new_axes", "schedule_overlay", "losses", "wall_times"]
+__all__ = ["schedule", "history", "compare", "new_axes", "schedule_overlay", "losses", "wall_times",
+           "legend_below"]
 
 
 def new_axes(ncols: int = 1, *, width: float = 5.5, height: float = 3.6):
@@ -19,6 +20,31 @@ def new_axes(ncols: int = 1, *, width: float = 5.5, height: float = 3.6):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False,
                              layout="constrained")
     return fig, list(axes[0])
+
+
+def legend_below(ax, handles=None, labels=None, *, ncol: int = 2, fontsize: float = 8):
+    """A legend under ``ax``: below its x tick labels and x label (set it first), so it never
+    covers a curve or collides with the label. ``handles``/``labels`` default to ``ax``'s own
+    (pass them to gather the entries of twin axes into one legend). The figures of
+    :func:`new_axes` use constrained layout, which makes room for it."""
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import ScaledTranslation
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    rc = mpl.rcParams
+
+    def points(size) -> float:
+        return FontProperties(size=size).get_size_in_points()
+
+    # the height of what hangs below the axes: ticks, tick labels (a bit more than a line:
+    # 10^-4 has a superscript) and the x label
+    drop = rc["xtick.major.size"] + rc["xtick.major.pad"] + 1.3 * points(rc["xtick.labelsize"])
+    if ax.get_xlabel():
+        drop += rc["axes.labelpad"] + 1.1 * points(rc["axes.labelsize"])
+    below = ax.transAxes + ScaledTranslation(0, -(drop + 2) / 72, ax.figure.dpi_scale_trans)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0),
+                     bbox_transform=below, ncol=ncol, fontsize=fontsize, frameon=False)
 
 
 def _log_if_decades(ax, values: np.ndarray, axis: str = "y") -> None:
@@ -79,7 +105,7 @@ def history(h, *, axes=None, label: str | None = None, smooth: int = 0):
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("test accuracy (%)")
     ax_acc.grid(alpha=0.3)
-    ax_acc.legend()
+    legend_below(ax_acc)
     return ax_loss, ax_acc
 
 
@@ -204,11 +230,12 @@ def wall_times(runs: "Mapping[str, object] | Sequence[object]", *, ax=None,
 
 
 def _finish(ax, xlabel: str, ylabel: str, title: str | None):
-    """The common ending of a one-axes plot: labels, optional title, grid, legend."""
+    """The common ending of a one-axes plot: labels, optional title, grid, the legend below the
+    axes (never over the curves)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    legend_below(ax)
     return ax

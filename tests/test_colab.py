@@ -42,6 +42,7 @@ def install_cell(repo: str, branch: str) -> str:
 def copy_course(dest: Path) -> Path:
     """The parts of the course the command reads and writes: README, notebook sources, builder."""
     shutil.copy(ROOT / "README.md", dest / "README.md")
+    shutil.copy(ROOT / "START_HERE.ipynb", dest / "START_HERE.ipynb")
     (dest / "notebooks" / "src").mkdir(parents=True)
     for name in NAMES:
         shutil.copy(ROOT / "notebooks" / "src" / f"{name}.py", dest / "notebooks" / "src")
@@ -77,13 +78,13 @@ def tree(tmp_path_factory):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_and_exercise_copy_get_their_badge_and_the_install_cell(tree, name):
-    for folder in ("notebooks", "exercises"):
-        nb = nbformat.read(tree.root / folder / f"{name}.ipynb", as_version=4)
+    for folder, file in (("notebooks", f"{name}.ipynb"), ("exercises", f"{name}_exercises.ipynb")):
+        nb = nbformat.read(tree.root / folder / file, as_version=4)
         header = nb.cells[0].source
         title = tree.plain[name].cells[0].source.split("\n")[0]
-        assert header.split("\n")[:3] == [title, badge(REPO, BRANCH, f"{folder}/{name}.ipynb"),
+        assert header.split("\n")[:3] == [title, badge(REPO, BRANCH, f"{folder}/{file}"),
                                           ""], "badge right below the title, then a blank line"
-        assert badges_in(nbformat.writes(nb)) == [badge(REPO, BRANCH, f"{folder}/{name}.ipynb")]
+        assert badges_in(nbformat.writes(nb)) == [badge(REPO, BRANCH, f"{folder}/{file}")]
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code[0].source == install_cell(REPO, BRANCH) and code[0].metadata.tags == ["colab"]
         assert sum("google.colab" in c.source for c in nb.cells) == 1
@@ -121,7 +122,7 @@ def test_tree_keeps_the_course_shape(tree):
 def test_install_cell_installs_only_in_colab(tree, monkeypatch):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
-    nb = nbformat.read(tree.root / "exercises" / f"{NAMES[0]}.ipynb", as_version=4)
+    nb = nbformat.read(tree.root / "exercises" / f"{NAMES[0]}_exercises.ipynb", as_version=4)
     cell = next(c.source for c in nb.cells if "colab" in c.metadata.get("tags", []))
     exec(cell, {})
     assert calls == []                                               # not in Colab: nothing
@@ -141,7 +142,7 @@ def test_readme_course_map_rows_get_one_badge_each(tree):
     for name in NAMES:
         row = next(line for line in lines if line.startswith(f"| {name[:2]} |"))
         assert badges_in(row) == [badge(REPO, BRANCH, f"notebooks/{name}.ipynb")]
-        assert f"(exercises/{name}.ipynb) {badges_in(row)[0]} |" in row   # in the notebook column
+        assert f"(exercises/{name}_exercises.ipynb) {badges_in(row)[0]} |" in row   # notebook column
     text = (tree.root / "README.md").read_text()
     assert len(badges_in(text)) == len(NAMES)
     assert re.sub(r" \[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", "", text) == tree.readme
@@ -166,7 +167,7 @@ def test_rerun_changes_nothing_and_another_repo_replaces_the_links(tmp_path, cap
     for path, data in second.items():
         text = data.decode()
         assert "octo-cat" not in text, path                                # the old URL is gone
-        if path.endswith(".ipynb"):
+        if path.endswith(".ipynb") and path != "START_HERE.ipynb":      # the start page: none
             folder = path.split("/")[0]
             assert badges_in(text) == [badge("Other-Org/course_2", "spring/2025",
                                              f"{folder}/{Path(path).name}")]

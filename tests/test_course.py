@@ -89,16 +89,17 @@ def run_cells(nb, *, strict: bool) -> str:
 def test_student_copy_has_stubs_and_no_solutions(folders):
     src, out = folders
     written, problems = course.write_exercises(src, out)
-    assert problems == [] and written == [out / "01_demo.ipynb"]
+    assert problems == [] and written == [out / "01_demo_exercises.ipynb"]   # its own tab name
     text = written[0].read_text()
     assert SECRET not in text and "HIDDEN-ONLY" not in text and "schedules.clr" not in text
     nb = nbformat.read(written[0], as_version=4)
-    by_id = {c.id: c for c in nb.cells}
-    assert by_id["01-004"].source.endswith(
+    assert [c.id for c in nb.cells] == [str(i) for i in range(len(nb.cells))]   # as nbstripout
+    by_id = {c.id: c for c in nb.cells}                # the note cell moved the rest down by one
+    assert by_id["5"].source.endswith(
         '    """Triangular CLR: the lr at iteration `step`."""\n'
         "    # YOUR CODE HERE\n    raise NotImplementedError()")            # indented like BEGIN
-    assert by_id["01-005"].source == "checks.triangular(my_triangular)"   # hidden tests gone
-    assert by_id["01-008"].source.endswith("\n\nYOUR ANSWER HERE")          # Markdown stub
+    assert by_id["6"].source == "checks.triangular(my_triangular)"        # hidden tests gone
+    assert by_id["9"].source.endswith("\n\nYOUR ANSWER HERE")               # Markdown stub
     assert nb.cells[0].source.startswith("# 01 · Demo")                    # title stays first
     assert "Exercise copy" in nb.cells[1].source and "3 exercises" in nb.cells[1].source
     assert all(c.outputs == [] and c.execution_count is None
@@ -115,7 +116,7 @@ def test_solutions_pass_and_exercise_copies_fail_their_checks(folders):
     solution = nbformat.read(src / "01_demo.ipynb", as_version=4)
     printed = run_cells(solution, strict=True)          # strict: a failing check would raise
     assert printed.count("✅") == 3                      # two checks, one hidden re-check
-    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    student = nbformat.read(out / "01_demo_exercises.ipynb", as_version=4)
     printed = run_cells(student, strict=False)          # a learner's "Run All" goes through
     assert printed.count("not attempted yet") == 2 and "✅" not in printed
     with pytest.raises(checks.CheckFailed, match="not attempted"):
@@ -126,7 +127,7 @@ def test_filled_in_exercise_copy_passes(folders):
     """What a learner does: replace the stub with code, run the check, see it pass."""
     src, out = folders
     course.write_exercises(src, out)
-    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    student = nbformat.read(out / "01_demo_exercises.ipynb", as_version=4)
     for cell in student.cells:
         cell.source = cell.source.replace(
             "raise NotImplementedError()",
@@ -142,21 +143,21 @@ def test_filled_in_exercise_copy_passes(folders):
 def test_generation_is_idempotent_and_deterministic(folders):
     src, out = folders
     course.write_exercises(src, out)
-    first = (out / "01_demo.ipynb").read_bytes()
+    first = (out / "01_demo_exercises.ipynb").read_bytes()
     assert course.write_exercises(src, out) == ([], [])                 # nothing to rewrite
-    (out / "01_demo.ipynb").unlink()
+    (out / "01_demo_exercises.ipynb").unlink()
     cli = subprocess.run([sys.executable, "-m", "superconv_lib.course", "exercises",
                           "--notebooks", str(src), "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT)
     assert cli.returncode == 0, cli.stderr
-    assert (out / "01_demo.ipynb").read_bytes() == first               # same bytes, fresh run
+    assert (out / "01_demo_exercises.ipynb").read_bytes() == first     # same bytes, fresh run
     assert first.endswith(b"}\n") and b'"outputs": []' in first
 
 
 def test_check_reports_stale_missing_and_orphaned_copies(folders, capsys):
     src, out = folders
-    assert course.check_exercises(src, out) == ["01_demo.ipynb: no exercise copy in "
-                                                f"{out}/"]
+    assert course.check_exercises(src, out) == [
+        f"01_demo.ipynb: no exercise copy 01_demo_exercises.ipynb in {out}/"]
     course.write_exercises(src, out)
     assert course.check_exercises(src, out) == []
     nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
@@ -167,6 +168,34 @@ def test_check_reports_stale_missing_and_orphaned_copies(folders, capsys):
     assert any("stale" in p for p in problems) and any("07_gone" in p for p in problems)
     assert course.main(["check", "--notebooks", str(src), "--out", str(out)]) == 1
     assert "stale" in capsys.readouterr().err
+
+
+def test_copies_link_copies_and_a_learners_run_does_not_make_them_stale(folders):
+    """Links between lessons lead from one exercise copy to the next; the note links the
+    solution notebook. Outputs and metadata that JupyterLab saves into either notebook (a
+    learner ran it) are not a change: `check` still passes."""
+    src, out = folders
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    nb.cells[0].source += ("\n\n← [course map](../README.md) · next: [02 · CLR](02_cyclical_lr.ipynb)"
+                           " · [its copy](02_cyclical_lr_exercises.ipynb)")
+    nbformat.write(nb, src / "01_demo.ipynb")
+    course.write_exercises(src, out)
+    copy = nbformat.read(out / "01_demo_exercises.ipynb", as_version=4)
+    assert copy.cells[0].source.endswith(
+        "← [course map](../README.md) · next: [02 · CLR](02_cyclical_lr_exercises.ipynb) · "
+        "[its copy](02_cyclical_lr_exercises.ipynb)")
+    assert "[notebooks/01_demo.ipynb](../notebooks/01_demo.ipynb)" in copy.cells[1].source
+    for path in (src / "01_demo.ipynb", out / "01_demo_exercises.ipynb"):
+        ran = nbformat.read(path, as_version=4)
+        ran.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+        for i, cell in enumerate(ran.cells):
+            if cell.cell_type == "code":
+                cell.execution_count = i
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+                cell.metadata["scrolled"] = True
+        nbformat.write(ran, path)
+    assert course.check_exercises(src, out) == []
+    assert course.write_exercises(src, out) == ([], [])          # and nothing is rewritten
 
 
 def test_verify_executes_solutions_strictly_and_probes_the_stubs(folders):

@@ -1,8 +1,9 @@
 """Draw the course's figures into assets/ from the library (README course map, notebook headers).
 
 Every figure is computed, not pasted: the schedule diagrams evaluate ``superconv_lib.schedules``;
-the "run" figures train for a few seconds on CPU with the offline data (``SUPERCONV_DATA``) and say
-so in their titles. PNGs are small (about 440x290 px at 80 dpi, well under 100 KB) so that the
+the "run" figures train with the offline data (``SUPERCONV_DATA``): the CIFAR ones at the laptop
+size of ``superconv_lib.experiments`` on a CPU (a few minutes each), at the full size on a GPU,
+and their titles name the size and the hardware. PNGs are small (about 440x290 px at 80 dpi, well under 100 KB) so that the
 README's thumbnails load fast.
 
     python tools/make_assets.py                    # every figure into assets/
@@ -68,48 +69,91 @@ def range_test() -> plt.Figure:
     return fig
 
 
+def _where() -> str:
+    """The hardware, for the titles of figures drawn from runs: the GPU's name or 'N-core CPU'."""
+    import os
+
+    import torch
+    from superconv_lib import config
+    dev = config.device()
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{os.cpu_count()}-core CPU"
+
+
+def _cifar(S: dict, limit: str, batch: str, augment: str):
+    from superconv_lib import data
+    x, y = data.load("cifar10", "train", limit=S[limit])
+    xt, yt = data.load("cifar10", "test", limit=S["test_limit"])
+    x, xt = data.downscale(x, S["image_size"]), data.downscale(xt, S["image_size"])
+    return data.Loader(x, y, batch_size=S[batch], augment=augment), (xt, yt)
+
+
+def _mode() -> str:
+    """The size the run figures are drawn at: full on a GPU, laptop elsewhere."""
+    from superconv_lib import config
+    return "full" if config.device().type == "cuda" else "laptop"
+
+
 def hessian_free() -> plt.Figure:
-    """Notebook 05: the Hessian-free optimal-lr estimate during a short 1cycle run of LeNet."""
-    from superconv_lib import config, data, hessian, models
-    config.seed_everything(0)
-    x, y = data.load("mnist", "train", limit=2000, device="cpu")
-    loader = data.Loader(x, y, batch_size=64, seed=0)
-    steps = 300   # the range test above diverges near lr 0.15: peak well below it
-    est = hessian.run(models.lenet(), loader, steps=steps, every=5, progress=False,
-                      lr=functools.partial(schedules.one_cycle, total_steps=steps, max_lr=0.03),
-                      label="LeNet, 1cycle")
+    """Notebook 05: the Hessian-free optimal-lr estimate under 1cycle 0.1 -> 3 and under a constant
+    0.35, CIFAR-10 ResNet at the laptop size on a CPU (the full size on a GPU)."""
+    from superconv_lib import experiments, hessian
+    S = experiments.sizes("05", _mode())
+    loader, ev = _cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
+    P = hessian.PRESETS["cifar10"]
+    lrs = hessian.comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
+    lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
+    est = hessian.compare(S["cifar_model"], loader, lrs, steps=S["cifar_steps"], every=S["every"],
+                          weight_decay=P["weight_decay"], eval_data=ev,
+                          eval_every=S["cifar_steps"], progress=False)
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
-    hessian.plot({"LeNet, 1cycle": est}, ax=ax)
-    ax.set_title("Estimated optimal lr during training (MNIST, 2,000 images)", fontsize=10)
+    hessian.plot(est, ax=ax)
+    acc = ", ".join(f"{k.split()[0]} {e.history.final_accuracy:.0%}" for k, e in est.items())
+    ax.set_title(f"Estimated optimal lr, {S['cifar_model']} / CIFAR-10 ({acc})\n"
+                 f"{_mode()} size, {S['cifar_steps']} iterations, {_where()}", fontsize=9)
     return fig
 
 
 def indicator() -> plt.Figure:
-    """Notebook 04: accuracy-based range tests to lr 3 with and without batch norm. On a GPU:
-    ResNet-56 on all of CIFAR-10, the paper's setting (minutes); on a CPU: ResNet-8 on 5,000
-    images for 600 iterations (about 15 minutes; lower accuracies — regenerate it on a GPU)."""
-    from superconv_lib import config, data, lr_finder, models
-    gpu = config.device().type == "cuda"
-    depth, limit, iters, every = (56, None, 3000, 150) if gpu else (8, 5000, 600, 30)
-    x, y = data.load("cifar10", "train", limit=limit)
-    xt, yt = data.load("cifar10", "test", limit=2000 if gpu else 1000)
+    """Notebook 04: the indicator (accuracy range test 0 -> 3) of the BN ResNet against its
+    contrasts, at the laptop size on a CPU (about 2 minutes) or the full size on a GPU."""
+    from superconv_lib import experiments, models
+    from superconv_lib import indicator as ind
+    mode = _mode()
+    S = experiments.sizes("04", mode)
+    loader, ev = _cifar(S, "train_limit", "batch", "flip")
+    kw = dict(max_lr=3.0, num_iter=S["num_iter"], eval_every=S["eval_every"], progress=False)
+    runs = [ind.indicator(lambda: models.build(S["model"]), loader, ev, label="with BN", **kw),
+            ind.indicator(lambda: models.build(S["model"], bn=False), loader, ev, label="no BN",
+                          **kw),
+            ind.indicator(lambda: models.plain_cnn(width=S["plain_width"]), loader, ev,
+                          label="plain CNN", **kw)]
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
-    for bn, color in ((True, "C0"), (False, "C3")):
-        config.seed_everything(0)
-        loader = data.Loader(x, y, batch_size=128 if gpu else 64, seed=0)
-        test = lr_finder.range_test(models.resnet_cifar(depth, bn=bn), loader, start_lr=0.0,
-                                    end_lr=3.0, num_iter=iters, mode="linear", metric="accuracy",
-                                    eval_data=(xt, yt), eval_every=every, progress=False)
-        pts = test.eval_points
-        ax.plot([p.lr for p in pts], [100 * p.accuracy for p in pts], ".-", color=color,
-                label=f"ResNet-{depth} {'with' if bn else 'without'} batch norm")
-    ax.set_xlabel("learning rate")
+    ind.compare(runs, ax=ax)
+    ax.set_title(f"Indicator, {S['model']}: BN score {runs[0].score:.2f} "
+                 f"({mode} size, {S['num_iter']} it., {_where()})", fontsize=9)
+    return fig
+
+
+def super_convergence() -> plt.Figure:
+    """Notebook 04: 1cycle 0.1 -> 3 against piecewise-constant at the same iterations and at 4x,
+    at the laptop size on a CPU (the full size on a GPU)."""
+    from superconv_lib import experiments, models
+    mode = _mode()
+    S = experiments.sizes("04", mode)
+    loader, ev = _cifar(S, "sc_train_limit", "sc_batch", "flip")
+    runs, _ = experiments.one_cycle_vs_piecewise(lambda: models.build(S["model"]), loader, ev,
+                                                 steps=S["sc_iters"], long=True,
+                                                 eval_every=S["sc_eval_every"])
+    fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
+    for (name, h), color in zip(runs.items(), ("C0", "C1", "C7")):
+        ax.plot(h.eval_array("step"), 100 * h.eval_array("accuracy"), ".-", color=color,
+                label=f"{name}: {h.final_accuracy:.1%}")
+    ax.set_xlabel("iteration")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    images = "all 50,000" if limit is None else f"{limit:,}"
-    ax.set_title(f"Accuracy range test to lr 3 (CIFAR-10, {images} images, {iters} it.)",
-                 fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Super-convergence, {S['model']} / CIFAR-10 ({mode} size, {_where()})",
+                 fontsize=9)
     return fig
 
 
@@ -182,6 +226,7 @@ FIGURES: dict[str, tuple[Callable[[], plt.Figure], bool]] = {
     "range_test": (range_test, True),
     "hessian_free": (hessian_free, True),
     "indicator": (indicator, True),
+    "super_convergence": (super_convergence, True),
     "seed_mnist": (seed_mnist, True),
     "seed_targets": (seed_targets, False),
 }

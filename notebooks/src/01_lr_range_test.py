@@ -8,8 +8,9 @@
 # - Smith's own, **accuracy-based** version, which gives the two bounds of a cyclical schedule;
 # - what the smoothing β and the batch size do to the curve.
 #
-# **Run time:** full mode ≈ 2–3 min on one GPU (measured time to be recorded when run on a GPU)
-# · quick mode (`SUPERCONV_QUICK=1`) ≈ 1 min on 2 CPU cores.
+# **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
+# ≈ 2 min on 2 CPU cores (measured: 111 s, with the cores shared with other jobs) · **full** ≈ 2–3
+# min on one GPU (an estimate; the measured time is recorded here when it has run on a GPU).
 #
 # ← previous: [course map](../README.md) · next: [02 · Cyclical learning rates](02_cyclical_lr.ipynb) →
 
@@ -20,28 +21,31 @@ import copy
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from superconv_lib import checks, config, data, lr_finder, models, plots, train
+from superconv_lib import checks, config, data, experiments, lr_finder, models, plots, train
 
-print(config.report())
 config.seed_everything(0)
+print(config.report())
 
 # %% tags=["parameters"]
-# Parameters (papermill can inject these). Quick mode shrinks everything to a CPU minute.
-QUICK = config.quick()
-MNIST_LIMIT = 2000 if QUICK else None     # MNIST training images; None = all 60,000
-MNIST_TEST = 500 if QUICK else 2000       # held-out images for the accuracy test
+# Parameters (papermill can inject these). The run size comes from SUPERCONV_MODE (quick | laptop |
+# full, see the README); experiments.SIZES holds each size's numbers, chosen by measurement.
+S = experiments.sizes("01")
+MODE = S["mode"]
+MNIST_LIMIT = S["mnist_limit"]            # MNIST training images; None = all 60,000
+MNIST_TEST = S["mnist_test"]              # held-out images for the accuracy test
 BATCH = 64                                # Caffe's LeNet batch size
-FIT_STEPS = 120 if QUICK else 600         # the short training runs that check the suggestions
-LINEAR_END = 0.15 if QUICK else 0.2       # Smith's linear sweep for LeNet: 0 -> LINEAR_END
-ACC_ITER = 100 if QUICK else 300          # iterations of the accuracy-based sweep
-EVAL_EVERY = 5 if QUICK else 10           # iterations between accuracy points
-BATCH_SIZES = (16, 64, 256) if QUICK else (64, 256, 1024)
-CIFAR_MODEL = "resnet8" if QUICK else "resnet20"
-CIFAR_LIMIT = 2000 if QUICK else None     # CIFAR-10 training images; None = all 50,000
-CIFAR_TEST = 500 if QUICK else 2000
-CIFAR_BATCH = 32 if QUICK else 128
-CIFAR_AUGMENT = None if QUICK else "crop+flip"   # few iterations learn faster without it
-CIFAR_ITER = 100 if QUICK else 400
+FIT_STEPS = S["fit_steps"]                # the short training runs that check the suggestions
+LINEAR_END = S["linear_end"]              # Smith's linear sweep for LeNet: 0 -> LINEAR_END
+ACC_ITER = S["acc_iter"]                  # iterations of the accuracy-based sweep
+EVAL_EVERY = S["eval_every"]              # iterations between accuracy points
+BATCH_SIZES = S["batch_sizes"]
+CIFAR_MODEL = S["cifar_model"]
+CIFAR_LIMIT = S["cifar_limit"]            # CIFAR-10 training images; None = all 50,000
+CIFAR_TEST = S["cifar_test"]
+CIFAR_BATCH = S["cifar_batch"]
+CIFAR_AUGMENT = S["cifar_augment"]        # few iterations learn faster without augmentation
+CIFAR_ITER = S["cifar_iter"]
+CIFAR_SIZE = S["image_size"]              # 16: average 2x2 pixels, a quarter of the compute
 
 # %% [markdown]
 # ## The test in one formula
@@ -114,33 +118,35 @@ assert all(1e-7 < v < rt.lrs[-1] for v in suggestions.values()), suggestions
 # a *subsequence*: it may skip points. On LeNet's long plateau such a chain of ever-lower losses
 # threads through the tiny wiggles of the smoothed loss from deep inside the plateau, so "half-way
 # along it" lands well before the real fall. The only way to know which rule is right *for your
-# budget* is to train with them. A short run with each
-# (same initial weights: the range test left `model` untouched), plus `min_div_10` divided by
-# another 10. One more difference between the test and training: during the sweep the network
+# budget* is to train with them. A short run with each (same initial weights: the range test
+# left `model` untouched); and for `min_div_10`, the same run at 10× below and 10× above it —
+# `experiments.suggestion_vs_neighbours`, `FIT_STEPS` iterations each from the same seed and
+# batches. One more difference between the test and training: during the sweep the network
 # reached each lr *after* all the smaller ones, a built-in warm-up; a constant lr has none, so a
 # suggestion close to the cliff can diverge when used from the first iteration.
 
 # %%
-picks = {name: lr for name, lr in suggestions.items() if lr is not None}
-picks["min_div_10 / 10"] = suggestions["min_div_10"] / 10
-runs = {}
-for name, lr in picks.items():
-    config.seed_everything(0)
-    try:
-        runs[f"{name} ({lr:.2g})"] = train.fit(
-            copy.deepcopy(model), loader, steps=FIT_STEPS, lr=lr, eval_data=(x_test, y_test),
-            eval_every=FIT_STEPS // 4, label=name)
-    except train.TrainingDiverged as e:
-        print(f"{name} ({lr:.2g}): diverged at iteration {e.step} - too close to the cliff for a "
-              "constant lr without warm-up")
-plots.compare(runs, x="step", title=f"LeNet, {FIT_STEPS} iterations at a constant lr")
-print(train.compare(runs))
+SUGGESTED = suggestions["min_div_10"]
+others = {f"{name} ({lr:.2g})": lr for name, lr in suggestions.items()
+          if lr is not None and name != "min_div_10"}
+runs = experiments.runs(lambda: copy.deepcopy(model), loader, others, steps=FIT_STEPS,
+                        eval_data=(x_test, y_test), eval_every=FIT_STEPS // 4, progress=False)
+neighbours, check = experiments.suggestion_vs_neighbours(model, loader, (x_test, y_test),
+                                                         SUGGESTED, steps=FIT_STEPS)
+runs.update(neighbours)
+for name, h in runs.items():
+    if h.stop_reason:
+        print(f"{name}: diverged at iteration {h.steps} - too close to the cliff for a constant "
+              "lr without warm-up (it counts as chance below)")
+trained = {name: h for name, h in runs.items() if h.evals}
+plots.compare(trained, x="step", title=f"LeNet, {FIT_STEPS} iterations at a constant lr")
+print(train.compare(trained))
 
 # %%
-# The suggested lr trains: min_div_10 beats the same rule 10x smaller in the same budget.
-acc = {h.label: h.final_accuracy for h in runs.values()}
-assert acc["min_div_10"] > acc["min_div_10 / 10"], acc
-assert max(acc.values()) > 0.85, acc
+# The phenomenon: the suggested lr trains best - better than 10x below it (too slow) and 10x
+# above it (too close to the cliff, or over it) in the same budget.
+experiments.assert_checks([check], S)
+assert max(experiments.accuracy(h) for h in runs.values()) > 0.85, train.compare(trained)
 
 # %% [markdown]
 # ## Smoothing: what β does
@@ -253,16 +259,18 @@ assert all(r.diverged for r in bs_tests.values())
 # %% [markdown]
 # ## CIFAR-10 and a ResNet
 # Now a network with batch normalisation: He et al.'s CIFAR ResNet (ResNet-20 in full mode; the
-# 8-layer version on 2,000 images in quick mode), batch 128 (32 in quick mode), swept from
+# 8-layer version on 10,000 images at 16×16 in laptop mode, on 2,000 in quick mode), batch 128
+# (64 in laptop mode, 32 in quick mode), swept from
 # $10^{-4}$ to 10 while test accuracy is recorded as well. Batch norm keeps each layer's
 # activations at unit scale whatever the weights do, which makes the network tolerate much larger
 # learning rates than LeNet: compare where each curve stops. That tolerance is the door to
-# super-convergence (notebooks 03 and 04). *Quick mode sees a few epochs of 2,000 images, so its
-# curve is noisy and its accuracy low; full mode runs the real thing.*
+# super-convergence (notebooks 03 and 04). *The quick and laptop sizes see a few epochs of small
+# images, so their curves are noisy and their accuracy low; full mode runs the real thing.*
 
 # %%
 cx_train, cy_train = data.load("cifar10", "train", limit=CIFAR_LIMIT)
 cx_test, cy_test = data.load("cifar10", "test", limit=CIFAR_TEST)
+cx_train, cx_test = data.downscale(cx_train, CIFAR_SIZE), data.downscale(cx_test, CIFAR_SIZE)
 cifar_loader = data.Loader(cx_train, cy_train, batch_size=CIFAR_BATCH, augment=CIFAR_AUGMENT)
 config.seed_everything(0)
 cifar_model = models.build(CIFAR_MODEL)
@@ -293,7 +301,7 @@ range_test_panel({
     "MNIST / LeNet": (models.lenet, loader, (x_test, y_test)),
     f"CIFAR-10 / {CIFAR_MODEL}": (lambda: models.build(CIFAR_MODEL), cifar_loader,
                                   (cx_test, cy_test)),
-})
+}, linear_end={"MNIST / LeNet": LINEAR_END, f"CIFAR-10 / {CIFAR_MODEL}": 3.0})
 
 # %% [markdown]
 # ## What you saw

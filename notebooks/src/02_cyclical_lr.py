@@ -9,8 +9,9 @@
 # - how CLR compares with a fixed learning rate at the same budget (LeNet on MNIST; ResNet-20 on
 #   CIFAR-10 in full mode).
 #
-# **Run time:** full mode ≈ 10–20 min on one GPU (an estimate; most of it the four ResNet-20
-# runs) · quick mode (`SUPERCONV_QUICK=1`) ≈ 1 min on 2 CPU cores.
+# **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
+# ≈ 2 min on 2 CPU cores (measured: 110 s, with the cores shared with other jobs) · **full**
+# ≈ 10–20 min on one GPU (an estimate; most of it the four ResNet-20 runs).
 #
 # ← previous: [01 · LR range test](01_lr_range_test.ipynb) · next: [03 · 1cycle](03_one_cycle.ipynb)
 # →
@@ -22,24 +23,26 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-from superconv_lib import checks, config, data, models, plots, schedules, train
+from superconv_lib import checks, config, data, experiments, models, plots, schedules, train
 
-print(config.report())
 config.seed_everything(0)
+print(config.report())
 
 # %% tags=["parameters"]
-# Parameters (papermill can inject these). Quick mode shrinks everything to a CPU minute.
-QUICK = config.quick()
-TRAIN_LIMIT = 2000 if QUICK else None     # MNIST training images; None = all 60,000
-TEST_LIMIT = 1000 if QUICK else None      # MNIST test images; None = all 10,000
+# Parameters (papermill can inject these). The run size comes from SUPERCONV_MODE (quick | laptop |
+# full, see the README); experiments.SIZES holds each size's numbers, chosen by measurement.
+S = experiments.sizes("02")
+MODE = S["mode"]
+TRAIN_LIMIT = S["train_limit"]            # MNIST training images; None = all 60,000
+TEST_LIMIT = S["test_limit"]              # MNIST test images; None = all 10,000
 BATCH = 64                                # Caffe's LeNet batch size
 ITERS_PER_EPOCH = (TRAIN_LIMIT or 60000) // BATCH
-EPOCHS = 8 if QUICK else 12               # the same budget for every policy
-STEPSIZE_EPOCHS = 2                       # half a cycle, in epochs: EPOCHS / (2 * 2) cycles
+EPOCHS = S["epochs"]                      # the same budget for every policy
+STEPSIZE_EPOCHS = S["stepsize_epochs"]    # half a cycle, in epochs
 FIXED_LR = 0.01                           # Caffe's LeNet learning rate
 BASE_LR, MAX_LR = 0.01, 0.1               # the CLR bounds (see "Choosing base_lr and max_lr")
 GAMMA = 0.1 ** (1 / (EPOCHS * ITERS_PER_EPOCH))   # exp_range: amplitude x0.1 over the run
-RUN_CIFAR = not QUICK                     # ResNet-20 on CIFAR-10 needs a GPU
+RUN_CIFAR = S["run_cifar"]                # ResNet-20 on CIFAR-10 needs a GPU
 CIFAR_EPOCHS, CIFAR_STEPSIZE_EPOCHS = 30, 5
 CIFAR_FIXED_LR, CIFAR_BASE_LR, CIFAR_MAX_LR = 0.1, 0.1, 1.0
 
@@ -125,12 +128,9 @@ print(f"peaks of cycle 2: triangular {tri[3 * s]:.4f}, triangular2 {tri2[3 * s]:
 
 # %%
 policies = {f"fixed {FIXED_LR:g}": FIXED_LR, **clr_policies}
-runs = {}
-for name, lr in policies.items():
-    config.seed_everything(0)   # the same initial weights for every policy ...
-    loader.epoch = 0            # ... and the same batch order (it depends only on seed and epoch)
-    runs[name] = train.fit(models.lenet(), loader, steps=STEPS, lr=lr, momentum=0.9,
-                           weight_decay=5e-4, eval_data=(x_test, y_test), label=name)
+# the same initial weights and the same batch order for every policy (seed 0)
+runs = experiments.runs(models.lenet, loader, policies, steps=STEPS, momentum=0.9,
+                        weight_decay=5e-4, eval_data=(x_test, y_test))
 ax = plots.compare(runs, title=f"LeNet on MNIST, {EPOCHS} epochs "
                                f"({TRAIN_LIMIT or 60000} training images)")
 for k in range(1, EPOCHS // (2 * STEPSIZE_EPOCHS) + 1):   # mark the cycle ends
@@ -160,6 +160,10 @@ for name, h in runs.items():
     assert h.final_accuracy > 0.9, (name, h.final_accuracy)         # every policy learns MNIST
 for mode in schedules.CLR_MODES:   # same budget: CLR at least as good as fixed (1 point of noise)
     assert runs[mode].final_accuracy >= fixed.final_accuracy - 0.01, train.compare(runs)
+# The phenomenon, as measured at this size (tools/phenomena.py): triangular CLR against the fixed
+# lr at equal iterations. Quick mode's 2,000 images leave both near the same accuracy, so it only
+# prints the gap; laptop and full mode assert a lead.
+experiments.assert_checks([experiments.clr_vs_fixed(runs, f"fixed {FIXED_LR:g}")], S)
 assert np.mean(list(gain.values())) > -0.005, gain   # on average the cycle end beats the peak
 
 # %% [markdown]
@@ -191,8 +195,8 @@ if RUN_CIFAR:
     print(train.compare(cifar_runs))
     assert all(h.final_accuracy > 0.8 for h in cifar_runs.values()), train.compare(cifar_runs)
 else:
-    print("Quick mode: ResNet-20 on CIFAR-10 skipped (it needs a GPU). "
-          "Run with SUPERCONV_QUICK=0 on a GPU to see it.")
+    print(f"{MODE} mode: ResNet-20 on CIFAR-10 skipped (it needs a GPU). "
+          "Run with SUPERCONV_MODE=full on a GPU to see it.")
 
 # %% [markdown]
 # ### Try it yourself

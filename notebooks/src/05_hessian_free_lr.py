@@ -8,9 +8,10 @@
 # - the paper's figure: under 1cycle the estimated optimal LR stays **large**, under a standard
 #   schedule it stays small — on LeNet/MNIST (seconds) and on a CIFAR-10 ResNet.
 #
-# **Run time:** full mode ≈ 15–30 min on one GPU (estimated, not yet measured: three ResNet-56
-# runs of 10,000 iterations at batch 1000, plus two LeNet runs) · quick mode
-# (`SUPERCONV_QUICK=1`) ≈ 45 s on 2 CPU cores.
+# **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 45 s on 2 CPU cores · **laptop**
+# ≈ 3–4 min on 2 CPU cores (measured: 201 s, with the cores shared with other jobs) · **full**
+# ≈ 15–30 min on one GPU (estimated, not yet measured: three ResNet-56 runs of 10,000 iterations
+# at batch 1000, plus two LeNet runs).
 #
 # ← previous: [04 · Super-convergence indicator](04_super_convergence_indicator.ipynb) · next: [06 · Reproducing the grids](06_reproduce_grids.ipynb) →
 
@@ -19,27 +20,30 @@
 import math
 
 import numpy as np
-from superconv_lib import checks, config, data, hessian, plots
+from superconv_lib import checks, config, data, experiments, hessian, plots
 
-print(config.report())
 config.seed_everything(0)
+print(config.report())
 
 # %% tags=["parameters"]
-# Parameters (papermill can inject these). Quick mode shrinks everything to well under a CPU minute.
-QUICK = config.quick()
-EVERY = 5 if QUICK else 10          # iterations between estimates (Smith: every 10)
+# Parameters (papermill can inject these). The run size comes from SUPERCONV_MODE (quick | laptop |
+# full, see the README); experiments.SIZES holds each size's numbers, chosen by measurement.
+S = experiments.sizes("05")
+MODE = S["mode"]
+EVERY = S["every"]                  # iterations between estimates (Smith: every 10)
 SMOOTHING = 0.1                     # α of the moving average m <- (1-α) m + α ε* (Smith: 0.1)
 # LeNet / MNIST: Caffe's setting (batch 64, pixels in [0, 1], weight decay 5e-4)
-MNIST_LIMIT = 2000 if QUICK else None        # training images; None = all 60,000
-LENET_STEPS = 200 if QUICK else 12 * 937     # iterations (full: 12 epochs)
+MNIST_LIMIT = S["mnist_limit"]      # training images; None = all 60,000
+LENET_STEPS = S["lenet_steps"]      # iterations (full: 12 epochs)
 # CIFAR-10: Smith's ResNet-56 at batch 1000 (50 iterations per epoch), 10,000 iterations
-CIFAR_MODEL = "resnet8" if QUICK else "resnet56"
-CIFAR_LIMIT = 1000 if QUICK else None
-CIFAR_BATCH = 50 if QUICK else 1000
-CIFAR_STEPS = 100 if QUICK else 10_000
-CIFAR_RUNS = ["1cycle", "constant"] if QUICK else ["1cycle", "constant", "piecewise"]
-CIFAR_EVAL_EVERY = CIFAR_STEPS if QUICK else 1000   # iterations between test evaluations
-TEST_LIMIT = 500 if QUICK else None
+CIFAR_MODEL = S["cifar_model"]
+CIFAR_LIMIT = S["cifar_limit"]
+CIFAR_BATCH = S["cifar_batch"]
+CIFAR_STEPS = S["cifar_steps"]
+CIFAR_SIZE = S["image_size"]        # 16: average 2x2 pixels, a quarter of the compute
+CIFAR_RUNS = S["cifar_runs"]
+CIFAR_EVAL_EVERY = S["cifar_eval_every"]   # iterations between test evaluations
+TEST_LIMIT = S["test_limit"]
 
 # %% [markdown]
 # ## From a secant to one number
@@ -186,7 +190,9 @@ for name, est in lenet_runs.items():
 cyc, const = lenet_runs.values()
 assert len(cyc.records) == len(range(0, LENET_STEPS - 1, EVERY))
 cyc_hi, const_hi = cyc.range(after=LENET_STEPS // 5)[1], const.range(after=LENET_STEPS // 5)[1]
-assert cyc_hi > 2.5 * const_hi, (cyc_hi, const_hi)           # the large cycle's estimate stays larger
+# The phenomenon, read only from runs that learned: the large cycle's estimate stays larger.
+experiments.assert_checks(experiments.hessian_ordering(lenet_runs, "hessian_mnist",
+                                                       burn_in=LENET_STEPS // 5, ratio=2.5), S)
 assert min(est.history.final_accuracy for est in lenet_runs.values()) > 0.85
 print(cyc.to_csv().splitlines()[:3])                      # the records, for your own analysis
 
@@ -215,12 +221,15 @@ assert implied[cyc.label] < implied[const.label]
 # average started at 0.1; here it is measured during training from consecutive iterates, as the
 # paper's formula states, so magnitudes need not match exactly — exercise 3 shows why.)
 #
-# Quick mode stands in a ResNet-8 on 1,000 images for 100 iterations at batch 50; full mode runs
-# the paper's setting.
+# The laptop size stands in a ResNet-8 on 10,000 images at 16×16 for 400 iterations at batch 256
+# (about 10 epochs: both runs learn, so their estimates mean something); quick mode a ResNet-8 on
+# 1,000 images for 100 iterations at batch 50, which is too short to learn — it shows the
+# mechanics, not the phenomenon, and says so under the plot. Full mode runs the paper's setting.
 
 # %%
 x_c, y_c = data.load("cifar10", "train", limit=CIFAR_LIMIT)
 xt_c, yt_c = data.load("cifar10", "test", limit=TEST_LIMIT)
+x_c, xt_c = data.downscale(x_c, CIFAR_SIZE), data.downscale(xt_c, CIFAR_SIZE)
 cifar = data.Loader(x_c, y_c, batch_size=CIFAR_BATCH, augment="crop+flip")
 P = hessian.PRESETS["cifar10"]
 all_lrs = hessian.comparison_schedules(CIFAR_STEPS, cycle=P["cycle"], standard=P["standard"])
@@ -239,9 +248,13 @@ for name, est in cifar_runs.items():
 # %%
 cyc = next(est for name, est in cifar_runs.items() if name.startswith("1cycle"))
 const = next(est for name, est in cifar_runs.items() if name.startswith("constant"))
-assert cyc.range(after=BURN_IN)[1] > 2 * const.range(after=BURN_IN)[1]
 assert np.isfinite(cyc.raw).all() and np.isfinite(const.raw).all()
-if not QUICK:   # the paper: roughly 2-6 under the 0.1 -> 3 cycle
+# The phenomenon, read only from runs that learned (accuracy 20 points above chance): the
+# estimate stays higher under 1cycle. The laptop and full sizes assert both; quick mode's 100
+# iterations on 1,000 images leave the networks near chance, so it only reports them.
+experiments.assert_checks(experiments.hessian_ordering(cifar_runs, "hessian_cifar",
+                                                       burn_in=BURN_IN, ratio=2.0), S)
+if MODE == "full":   # the paper: roughly 2-6 under the 0.1 -> 3 cycle
     print("paper: ≈ 2–6 under the cycle · measured on " + config.report().split(" | ")[0] + ": "
           + "; ".join(f"{n} {est.range(after=BURN_IN)[0]:.3g}–{est.range(after=BURN_IN)[1]:.3g}"
                       for n, est in cifar_runs.items()))
@@ -282,8 +295,10 @@ panel({"mnist": mnist, "cifar10": cifar}, steps=CIFAR_STEPS,
 # 0.1 → 3 cycle, much lower under the standard schedule. *Measured on …:* the full-mode ranges
 # (ResNet-56, batch 1000, 10,000 iterations; the line starting "paper:" printed by the CIFAR
 # cell, and the LeNet ranges) are to be recorded here when this notebook is run in full mode on a
-# GPU; they have not been measured yet. Quick mode (ResNet-8, 1,000 images, 100 iterations on a
-# CPU) shows the same ordering: the cycle's estimate several times the constant run's.
+# GPU; they have not been measured yet. The laptop size (ResNet-8 at 16×16, 10,000 images, 400
+# iterations on a CPU) shows the same ordering from networks that learned: the cycle's estimate
+# several times the constant run's, for every seed measured (`tools/phenomena.py`). Quick mode's
+# networks stay near chance, so its estimates are not read as evidence.
 #
 # ## Exercises
 # 1. **Write the estimate yourself.** Complete `my_estimate(theta0, theta1, theta2, lr)`: three

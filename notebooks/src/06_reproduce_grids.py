@@ -11,7 +11,8 @@
 # **Run time:** full mode = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch
 # Adam baseline: 700 CIFAR-10 epochs) and 4 ResNet-56 runs of 10,000 iterations at batch 1,000 —
 # hours on one GPU, or spread over several GPUs with `RUNNER = "ray"`; it resumes where it stopped.
-# Quick mode (`SUPERCONV_QUICK=1`) ≈ 30 s on 2 CPU cores.
+# Laptop size (`SUPERCONV_MODE=laptop`, the default without a GPU) ≈ 3 min on 2 CPU cores · quick
+# size (`SUPERCONV_MODE=quick`, CI) ≈ 30 s.
 #
 # ← previous: [05 · Hessian-free optimal LR](05_hessian_free_lr.ipynb) · next: —
 
@@ -24,27 +25,35 @@ import matplotlib.pyplot as plt
 import torch
 from superconv_lib import checks, config, data, schedules, sweep
 
-print(config.report())
 config.seed_everything(0)
+print(config.report())
 
 # %% tags=["parameters"]
-# Parameters (papermill can inject these). Quick mode shrinks every run to a few CPU seconds.
-QUICK = config.quick()
+# Parameters (papermill can inject these). The run size comes from SUPERCONV_MODE (quick | laptop |
+# full, see the README): quick and laptop keep every recipe but shrink each run.
+MODE = config.mode()
+SMALL = MODE != "full"
 RUNNER = "local"        # "ray": one Ray Tune trial per GPU (pip install -e ".[ray]")
 RAY_ADDRESS = None      # None: a Ray instance on this machine; "auto": the running Ray cluster
 # Results live here. Full mode keeps them, so running the notebook again resumes the sweep.
-OUT_DIR = (tempfile.mkdtemp(prefix="superconv-06-") if QUICK
+OUT_DIR = (tempfile.mkdtemp(prefix="superconv-06-") if SMALL
            else str(config.cache_dir() / "sweeps" / "06_reproduce_grids"))
 BATCH_SIZE = 128        # the seed's code uses DataLoader(batch_size=128); the report does not say
-TABLE1_ROWS = [2, 6] if QUICK else list(range(8))   # rows of Table I to run (0-based)
+TABLE1_ROWS = {"quick": [2, 6], "laptop": [0, 2, 6], "full": list(range(8))}[MODE]   # 0-based
 SMITH_GRID = "weight_decay"                          # or "momentum", "train_size", "batch_size"
-SMITH_VALUES = [1e-4, 1e-6] if QUICK else None       # None: the whole grid
-# Quick mode keeps every recipe (schedule, momentum, weight decay) but shrinks the experiment:
-# ResNet-8 on 500 CIFAR-10 images, 2 epochs of 10 iterations.
-SHRINK = (dict(model="resnet8", train_limit=500, test_limit=500, batch_size=50, epochs=2)
-          if QUICK else {})
-SMITH_SHRINK = (dict(model="resnet8", train_limit=500, test_limit=500, batch_size=50, steps=20,
-                     eval_every=5) if QUICK else {})
+SMITH_VALUES = {"quick": [1e-4, 1e-6], "laptop": [1e-4, 1e-5, 1e-6], "full": None}[MODE]
+# The small sizes keep every recipe (schedule, momentum, weight decay) but shrink the experiment:
+# quick: ResNet-8 on 500 CIFAR-10 images, 2 epochs of 10 iterations; laptop: 2,000 images at
+# batch 100, 4 epochs.
+SHRINK = {"quick": dict(model="resnet8", train_limit=500, test_limit=500, batch_size=50, epochs=2),
+          "laptop": dict(model="resnet8", train_limit=2000, test_limit=1000, batch_size=100,
+                         epochs=4),
+          "full": {}}[MODE]
+SMITH_SHRINK = {"quick": dict(model="resnet8", train_limit=500, test_limit=500, batch_size=50,
+                              steps=20, eval_every=5),
+                "laptop": dict(model="resnet8", train_limit=2000, test_limit=1000, batch_size=100,
+                               steps=80, eval_every=20),
+                "full": {}}[MODE]
 
 # %% [markdown]
 # ## 1 · The seed's Table I as configs
@@ -147,7 +156,7 @@ assert rows_mine[-1]["lr_max"] == 0.3
 # In quick mode "ours" is a 20-iteration ResNet-8 on 500 images and is not comparable.
 #
 # **Full mode, measured on one GPU:** not recorded yet — the column is filled in when this notebook
-# is run in full mode (`SUPERCONV_QUICK=0`) on a GPU; until then the seed's numbers are the targets.
+# is run in full mode (`SUPERCONV_MODE=full`) on a GPU; until then the seed's numbers are the targets.
 #
 # ## 4 · The curves: accuracy and loss per epoch
 # The seed's figure, for every run of the grid: test accuracy after each epoch (left) and the loss
@@ -157,7 +166,7 @@ assert rows_mine[-1]["lr_max"] == 0.3
 
 # %%
 histories = sweep.load_histories(OUT_DIR, configs)
-sweep.plot_curves(histories, title="Table I: ResNet-18 on CIFAR-10" + (" (quick mode)" if QUICK else ""));
+sweep.plot_curves(histories, title="Table I: ResNet-18 on CIFAR-10" + (f" ({MODE} size)" if SMALL else ""));
 
 # %%
 assert list(histories) == [c["name"] for c in configs]
@@ -186,7 +195,7 @@ smith = [{**c, **SMITH_SHRINK} for c in sweep.smith_grid(SMITH_GRID, values=SMIT
 rows_s = sweep.run_sweep(smith, OUT_DIR, runner=RUNNER, ray_address=RAY_ADDRESS)
 print(sweep.format_results(rows_s, columns=("weight_decay", "mom_max", "batch_size", "train_limit")))
 sweep.plot_curves(sweep.load_histories(OUT_DIR, smith), x="step",
-                  title=f"Smith & Topin, ResNet-56: {SMITH_GRID} grid" + (" (quick mode)" if QUICK else ""));
+                  title=f"Smith & Topin, ResNet-56: {SMITH_GRID} grid" + (f" ({MODE} size)" if SMALL else ""));
 
 # %%
 assert len(rows_s) == len(smith)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Callable, Mapping
 
+import ipywidgets as w
+
 from .. import models, plots, schedules, train
 from ..data import Loader
 from ._base import log_slider, run_panel
@@ -47,9 +49,9 @@ def clr_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str = "lene
     The schedule plot (lr against epochs) redraws as a control moves; Run trains a fresh
     ``models.build(model)`` on ``loader`` with ``train.fit`` and draws its test accuracy next to
     the ``reference`` runs (e.g. the notebook's fixed-lr run), plus the ``train.compare`` table.
+    Every Run starts from seed 0 and the loader's current data order, so the same settings give
+    the same result; a run that diverges is reported in one line with its loss curve.
     """
-    import ipywidgets as w
-
     spe = len(loader)
     controls = {
         "policy": w.Dropdown(options=POLICIES, value=policy, description="policy"),
@@ -86,5 +88,5 @@ def clr_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str = "lene
         plots.compare(runs, title="test accuracy")
         print(train.compare(runs))
 
-    return run_panel(controls, run, preview=preview,
+    return run_panel(controls, run, preview=preview, loaders=[loader],
                      title="Cyclical learning rates: choose a policy, then Run to train")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import ipywidgets as w
+
 from .. import hessian
 from ._base import run_panel
 
@@ -28,9 +30,8 @@ def panel(loaders: dict, *, steps: int, eval_data: dict | None = None, every: in
     between estimates), ``smoothing`` (α of the moving average) and model (LeNet on MNIST, CIFAR
     ResNets on CIFAR-10). ``loaders`` maps ``"mnist"`` / ``"cifar10"`` to a ``data.Loader``;
     ``eval_data`` (same keys, optional) to ``(images, labels)``; ``steps`` is the budget in
-    iterations of each run. The lr values come from ``hessian.PRESETS`` for the model's dataset."""
-    import ipywidgets as w
-
+    iterations of each run. The lr values come from ``hessian.PRESETS`` for the model's dataset.
+    Every Run starts from seed 0 and the loaders' current data order."""
     if not loaders:
         raise ValueError("loaders must map 'mnist' and/or 'cifar10' to a data.Loader.")
     names = [m for m, d in (("lenet", "mnist"), ("resnet8", "cifar10"), ("resnet20", "cifar10"),
@@ -62,4 +63,5 @@ def panel(loaders: dict, *, steps: int, eval_data: dict | None = None, every: in
             print(f"{name:>20}: smoothed estimate {lo:.3g}–{hi:.3g} (after iteration {steps // 10})"
                   + ("" if math.isnan(acc) else f", final accuracy {acc:.1%}"))
 
-    return run_panel(controls, run, title="Hessian-free optimal learning rate during training")
+    return run_panel(controls, run, loaders=list(loaders.values()),
+                     title="Hessian-free optimal learning rate during training")

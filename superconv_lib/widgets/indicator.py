@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import ipywidgets as w
 import torch
 
 from .. import indicator as ind
@@ -33,8 +34,6 @@ def indicator_panel(x_train: torch.Tensor, y_train: torch.Tensor, eval_data, *,
     accuracy evaluations over the sweep, and draws it with ``compare`` next to the ``reference``
     indicators (e.g. the notebook's), followed by the ``table``.
     """
-    import ipywidgets as w
-
     if model not in PANEL_MODELS:
         raise ValueError(f"model must be one of {PANEL_MODELS} (they have a BN switch), "
                          f"got {model!r}.")

@@ -5,7 +5,9 @@ notebook's cells make; this module only wires them to controls.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Mapping
+
+import ipywidgets as w
 
 from .. import models, plots, schedules, train
 from ..data import Loader
@@ -25,11 +27,10 @@ def one_cycle_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str =
 
     The lr/momentum plot (against epochs) redraws as a control moves. Run trains a fresh
     ``models.build(model)`` on ``loader`` with ``train.fit`` and draws its test accuracy next to
-    the ``reference`` runs (e.g. the notebook's baseline), plus the ``train.compare`` table. A run
-    that diverges shows the error and its loss curve instead of failing silently.
+    the ``reference`` runs (e.g. the notebook's baseline), plus the ``train.compare`` table. Every
+    Run starts from seed 0 and the loader's current data order; a run that diverges is reported
+    in one line with its loss curve.
     """
-    import ipywidgets as w
-
     spe = len(loader)
     style = {"description_width": "initial"}
     controls = {
@@ -61,16 +62,11 @@ def one_cycle_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str =
         steps = v["epochs"] * spe
         label = (f"1cycle {v['max_lr'] / v['div']:.2g}->{v['max_lr']:.2g}, mom "
                  f"{v['moms'][1]:.2f}->{v['moms'][0]:.2f}, {v['epochs']} ep")
-        try:
-            h = train.fit(models.build(model), loader, steps=steps, lr=schedule_of(**v),
-                          weight_decay=v["weight_decay"], eval_data=eval_data, label=label)
-        except train.TrainingDiverged as e:
-            print(e)
-            plots.losses({label: e.history}, title="diverged")
-            return
+        h = train.fit(models.build(model), loader, steps=steps, lr=schedule_of(**v),
+                      weight_decay=v["weight_decay"], eval_data=eval_data, label=label)
         runs = {**(reference or {}), label: h}
         plots.compare(runs, title="test accuracy")
         print(train.compare(runs))
 
-    return run_panel(controls, run, preview=preview,
+    return run_panel(controls, run, preview=preview, loaders=[loader],
                      title="1cycle: shape the cycle, then Run to train")

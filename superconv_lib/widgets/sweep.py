@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import ipywidgets as w
+
 from .. import sweep
 from ._base import run_panel
 
@@ -18,16 +20,18 @@ __all__ = ["grid_panel", "row_config"]
 def row_config(configs: Sequence[Mapping], row: int, epochs: float,
                overrides: Mapping | None = None) -> dict:
     """Config ``row`` of ``configs`` with ``overrides`` applied and its length set to ``epochs``
-    (a config given in iterations is switched to epochs); the name records a changed length."""
+    (a config given in iterations is switched to epochs). When that is not the row's own length
+    (the paper's, before ``overrides``), the name says how long this run is — "Adam 1e-3
+    [2 ep]" — and the paper's target is dropped: it belongs to the paper's length."""
     if not 0 <= row < len(configs):
         raise ValueError(f"row must be in 0..{len(configs) - 1}, got {row}.")
     if not epochs > 0:
         raise ValueError(f"epochs must be > 0, got {epochs}.")
-    base = sweep.normalize_config({**configs[row], **(overrides or {})})
+    paper = sweep.normalize_config(configs[row])
     cfg = {**configs[row], **(overrides or {}), "epochs": float(epochs), "steps": None}
-    if base["epochs"] != float(epochs):
-        cfg["name"] = f"{base['name']} [{epochs:g} ep]"
-        cfg["target"] = None  # the paper's number belongs to the paper's length
+    if paper["epochs"] != float(epochs):
+        cfg["name"] = f"{paper['name']} [{epochs:g} ep]"
+        cfg["target"] = None
     return cfg
 
 
@@ -37,8 +41,6 @@ def grid_panel(configs: Sequence[Mapping], out_dir: "str | Path", *, epochs: flo
     ``sweep.run_sweep`` into ``out_dir`` (``runner`` "local" or "ray") and shows the results table
     and the curves. ``overrides`` are applied to every row (e.g. the notebook's quick-mode sizes);
     ``epochs`` is the slider's start value (default: the first row's own length)."""
-    import ipywidgets as w
-
     if not configs:
         raise ValueError("grid_panel needs at least one config.")
     names = [sweep.normalize_config(c)["name"] for c in configs]
