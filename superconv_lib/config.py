@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["MODES", "mode", "device", "quick", "seed_everything", "data_dir", "cache_dir", "report", "fast_path",
+__all__ = ["MODES", "mode", "device", "check_device", "quick", "seed_everything", "data_dir", "cache_dir", "report", "fast_path",
            "precision"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -40,24 +40,8 @@ def device() -> torch.device:
     """
     want = os.environ.get("SUPERCONV_DEVICE", "").strip().lower()
     if want:
-        try:
-            dev = torch.device(want)
-        except RuntimeError as e:
-            raise ValueError(
-                f"SUPERCONV_DEVICE={want!r} is not a device name; use cpu, cuda, cuda:N or mps."
-            ) from e
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("SUPERCONV_DEVICE asks for CUDA but torch sees no CUDA GPU; "
-                             "unset it or set SUPERCONV_DEVICE=cpu.")
-        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"SUPERCONV_DEVICE={want!r}, but only {torch.cuda.device_count()} "
-                             "CUDA device(s) exist.")
-        if dev.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("SUPERCONV_DEVICE asks for MPS but it is not available here; "
-                             "unset it or set SUPERCONV_DEVICE=cpu.")
-        if dev.type not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"SUPERCONV_DEVICE={want!r}: supported devices are cpu, cuda[:N], mps.")
-        return dev
+        return check_device(want, f"SUPERCONV_DEVICE={want!r}",
+                            "unset it or set SUPERCONV_DEVICE=cpu")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():
@@ -103,6 +87,26 @@ def mode() -> str:
     if flag is False:
         return "full"
     return "full" if torch.cuda.is_available() else "laptop"
+
+
+def check_device(device: "str | torch.device", what: str, fix: str) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has, or a ``ValueError`` that starts with
+    ``what`` (how the user named it, e.g. ``"SUPERCONV_DEVICE='cuda'"``) and ends with ``fix``."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{what} is not a device name; use cpu, cuda, cuda:N or mps; "
+                         f"{fix}.") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{what}: supported devices are cpu, cuda[:N] and mps; {fix}.")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{what}, but torch sees no CUDA GPU on this machine; {fix}.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{what}, but only {torch.cuda.device_count()} CUDA device(s) exist; "
+                         f"{fix}.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{what}, but Apple's MPS is not available here; {fix}.")
+    return dev
 
 
 def quick() -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from . import _validate as V
+from ._files import atomic_write
 from . import config
 
 __all__ = ["DATASETS", "DataUnavailableError", "load", "Loader", "balanced_subset", "downscale",
@@ -85,25 +85,9 @@ def _device(device: Any) -> torch.device:
     """``device`` checked against this machine (None: :func:`config.device`)."""
     if device is None:
         return config.device()
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device={device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N' "
-                         "or 'mps', or leave it out (config.device() picks).") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={str(dev)!r}, but torch sees no CUDA GPU on this machine; "
-                             "use device='cpu', or leave device out (config.device() picks the "
-                             "best device here).")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={str(dev)!r}, but only {torch.cuda.device_count()} CUDA "
-                             "device(s) exist.")
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps', but Apple's MPS is not available here; use device='cpu' "
-                         "or leave device out.")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device={str(dev)!r}: supported devices are cpu, cuda[:N] and mps.")
-    return dev
+    return config.check_device(device, f"device={str(device)!r}",
+                               "use device='cpu', or leave device out (config.device() picks "
+                               "the best device here)")
 
 
 def downscale(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -311,26 +295,12 @@ def _decode_jpegs_cached(path: Path, split: str, blob: np.ndarray, offsets: np.n
 
 
 def _save_atomic(path: Path, x: np.ndarray) -> None:
-    """``np.save`` to a temporary file, fsync, rename: a reader sees the old file or the whole
-    new one. A read-only cache only costs the decode again next time."""
-    tmp = None
+    """``np.save`` durably (see :func:`superconv_lib._files.atomic_write`): a reader sees the old
+    cache or the whole new one. A read-only cache only costs the decode again next time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            np.save(f, x)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        atomic_write(path, lambda f: np.save(f, x), binary=True)
     except OSError:
         pass
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -37,7 +37,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -47,6 +46,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from . import _validate as V
+from ._files import atomic_write
 from . import config as _config
 from . import data, models, schedules, train
 from .train import History
@@ -257,35 +257,8 @@ def _paths(out_dir: Path, h: str) -> tuple[Path, Path]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, rename it over ``path``: a
-    reader (or a restart after a kill or a power cut) sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False, newline="") as f:
-            tmp = f.name
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    try:  # the rename itself is durable once the folder is synced (not possible everywhere)
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write ``text`` durably (see :func:`superconv_lib._files.atomic_write`)."""
+    atomic_write(path, lambda f: f.write(text))
 
 
 def _row(c: dict, h: str, status: str, hist: History | None, device: str) -> dict:

@@ -106,7 +106,8 @@ def test_every_run_shows_progress_also_in_quick_mode(loader, monkeypatch):
     panel.run_now()
     value, top, note = counts[0]
     assert (value, top) == (12, 12) and note.startswith("tiny: 12/12 iterations")
-    assert panel.parts["note"].value.startswith("done in")
+    final = panel.parts["note"].value
+    assert final.startswith("tiny: 12/12 iterations") and " · done in " in final
     assert panel.parts["progress"].bar_style == "success"
     assert train._progress(5, True, "x") is None                      # lent for the run only
 

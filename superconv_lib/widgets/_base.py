@@ -230,7 +230,9 @@ def run_panel(controls: Mapping[str, object], run: Callable[..., object], *,
             bar.bar_style = "success" if ok else "danger"
             if ok:
                 bar.value = bar.max
-                note.value = f"done in {time.perf_counter() - start:.1f} s"
+                # keep what the bar counted ("label: k/N iterations") beside the time
+                counted = note.value if "iterations" in note.value else ""
+                note.value = f"{counted} · done in {time.perf_counter() - start:.1f} s".lstrip(" ·")
 
     btn.on_click(on_run)
     if preview is not None:
