@@ -11,8 +11,8 @@
 #   in **85 epochs** with Caffe's `inv` policy — reproduced here in full mode.
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
-# ≤ 12 min on 2 CPU cores (measured: 704 s with the cores shared with about four other jobs, so
-# less on an idle laptop; most of it `inv` with 7× the iterations) · **full** ≈ 5 min on one GPU
+# ≈ 7 min on 2 CPU cores (measured: 403 s on one thread, the other core busy with other jobs;
+# most of it `inv` with 7× the iterations) · **full** ≈ 5 min on one GPU
 # (an estimate; the 85-epoch baseline is most of it; on a 2-core CPU the 12-epoch 1cycle run alone
 # took 169 s).
 #
