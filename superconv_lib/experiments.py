@@ -22,7 +22,7 @@ from torch import nn
 from . import config, data, hessian, schedules, train
 from .indicator import Indicator
 
-__all__ = ["SIZES", "sizes", "Check", "runs", "accuracy", "suggestion_vs_neighbours",
+__all__ = ["SIZES", "sizes", "cifar", "Check", "runs", "accuracy", "suggestion_vs_neighbours",
            "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts", "one_cycle_vs_piecewise",
            "cycle_length", "hessian_ordering", "assert_checks"]
 
@@ -110,6 +110,16 @@ def sizes(notebook: str, mode: str | None = None) -> dict:
     if mode not in config.MODES:
         raise ValueError(f"mode must be one of {config.MODES}, got {mode!r}.")
     return dict(SIZES[notebook][mode], mode=mode)
+
+
+def cifar(S: dict, limit: str, batch: str, augment: "str | None"):
+    """``(Loader, (test images, test labels))`` of CIFAR-10 at a size: ``S[limit]`` training
+    images in batches of ``S[batch]``, ``S["test_limit"]`` test images, both averaged down to
+    ``S["image_size"]`` pixels."""
+    x, y = data.load("cifar10", "train", limit=S[limit])
+    xt, yt = data.load("cifar10", "test", limit=S["test_limit"])
+    x, xt = data.downscale(x, S["image_size"]), data.downscale(xt, S["image_size"])
+    return data.Loader(x, y, batch_size=S[batch], augment=augment), (xt, yt)
 
 
 class Check(NamedTuple):

@@ -79,14 +79,6 @@ def _where() -> str:
     return torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{os.cpu_count()}-core CPU"
 
 
-def _cifar(S: dict, limit: str, batch: str, augment: str):
-    from superconv_lib import data
-    x, y = data.load("cifar10", "train", limit=S[limit])
-    xt, yt = data.load("cifar10", "test", limit=S["test_limit"])
-    x, xt = data.downscale(x, S["image_size"]), data.downscale(xt, S["image_size"])
-    return data.Loader(x, y, batch_size=S[batch], augment=augment), (xt, yt)
-
-
 def _mode() -> str:
     """The size the run figures are drawn at: full on a GPU, laptop elsewhere."""
     from superconv_lib import config
@@ -98,7 +90,7 @@ def hessian_free() -> plt.Figure:
     0.35, CIFAR-10 ResNet at the laptop size on a CPU (the full size on a GPU)."""
     from superconv_lib import experiments, hessian
     S = experiments.sizes("05", _mode())
-    loader, ev = _cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
+    loader, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
     P = hessian.PRESETS["cifar10"]
     lrs = hessian.comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
     lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
@@ -120,7 +112,7 @@ def indicator() -> plt.Figure:
     from superconv_lib import indicator as ind
     mode = _mode()
     S = experiments.sizes("04", mode)
-    loader, ev = _cifar(S, "train_limit", "batch", "flip")
+    loader, ev = experiments.cifar(S, "train_limit", "batch", "flip")
     kw = dict(max_lr=3.0, num_iter=S["num_iter"], eval_every=S["eval_every"], progress=False)
     runs = [ind.indicator(lambda: models.build(S["model"]), loader, ev, label="with BN", **kw),
             ind.indicator(lambda: models.build(S["model"], bn=False), loader, ev, label="no BN",
@@ -140,7 +132,7 @@ def super_convergence() -> plt.Figure:
     from superconv_lib import experiments, models
     mode = _mode()
     S = experiments.sizes("04", mode)
-    loader, ev = _cifar(S, "sc_train_limit", "sc_batch", "flip")
+    loader, ev = experiments.cifar(S, "sc_train_limit", "sc_batch", "flip")
     runs, _ = experiments.one_cycle_vs_piecewise(lambda: models.build(S["model"]), loader, ev,
                                                  steps=S["sc_iters"], long=True,
                                                  eval_every=S["sc_eval_every"])

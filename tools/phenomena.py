@@ -67,15 +67,8 @@ def nb03(S: dict, seed: int) -> list:
     return experiments.mnist_claim(out["1cycle"], out["inv"], out.get("inv long"))
 
 
-def _cifar(S: dict, limit_key: str, batch_key: str, augment: str | None):
-    x, y = data.load("cifar10", "train", limit=S[limit_key])
-    xt, yt = data.load("cifar10", "test", limit=S["test_limit"])
-    x, xt = data.downscale(x, S["image_size"]), data.downscale(xt, S["image_size"])
-    return data.Loader(x, y, batch_size=S[batch_key], augment=augment), (xt, yt)
-
-
 def nb04(S: dict, seed: int) -> list:
-    loader, ev = _cifar(S, "train_limit", "batch", "flip")
+    loader, ev = experiments.cifar(S, "train_limit", "batch", "flip")
     build = functools.partial(models.build, S["model"])
     kw = dict(max_lr=3.0, num_iter=S["num_iter"], eval_every=S["eval_every"], momentum=0.9,
               seed=seed, progress=False)
@@ -86,9 +79,9 @@ def nb04(S: dict, seed: int) -> list:
     contrasts = [indicator(setups[c][0], loader, ev, weight_decay=setups[c][1], label=c, **kw)
                  for c in S["contrasts"]]
     checks = [experiments.indicator_plateau(ref), experiments.indicator_contrasts(ref, contrasts)]
-    sc_loader, ev = _cifar(S, "sc_train_limit", "sc_batch", "flip")
+    sc_loader, ev = experiments.cifar(S, "sc_train_limit", "sc_batch", "flip")
     sc_runs, sc = experiments.one_cycle_vs_piecewise(build, sc_loader, ev, steps=S["sc_iters"],
-                                                     long=S["sc_long"] and LONG, seed=seed)
+                                                     long=S["sc_long"], seed=seed)
     _, cl = experiments.cycle_length(build, sc_loader, ev, steps=S["sc_iters"],
                                      fractions=S["cycle_fractions"], seed=seed,
                                      done=next(iter(sc_runs.values())))
@@ -107,7 +100,7 @@ def nb05(S: dict, seed: int) -> list:
                           eval_every=S["lenet_steps"], progress=False)
     checks = experiments.hessian_ordering(est, "hessian_mnist", burn_in=S["lenet_steps"] // 5,
                                           ratio=2.5)
-    cifar, ev = _cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
+    cifar, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
     P = hessian.PRESETS["cifar10"]
     lrs = hessian.comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
     lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
@@ -117,8 +110,6 @@ def nb05(S: dict, seed: int) -> list:
     return checks + experiments.hessian_ordering(est, "hessian_cifar",
                                                  burn_in=S["cifar_steps"] // 10, ratio=2.0)
 
-
-LONG = True   # --no-long turns the 4x piecewise baseline of 04 off
 
 STUDIES = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05}
 
@@ -132,12 +123,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-long", action="store_true",
                     help="skip the measured-only 4x piecewise run of 04 (saves about a third of 04)")
     args = ap.parse_args(argv)
-    global LONG
-    LONG = not args.no_long
     rows: dict[tuple, dict] = {}
     times: dict[str, list[float]] = {}
     for nb in args.only:
         S = experiments.sizes(nb, args.mode)
+        if args.no_long:
+            S["sc_long"] = False
         for seed in args.seeds:
             t = time.perf_counter()
             for c in STUDIES[nb](S, seed):
