@@ -4,12 +4,13 @@
     python benchmarks/throughput.py --models lenet --steps 200
 
 For each model it prints images/s of
-  (a) ``train.fit`` with its defaults (``fast="auto"``, ``precision="auto"``: a CUDA graph per step
-      and a probed precision on a GPU), device-side augmentation included — the loop every
-      notebook uses — and which path and precision it took,
-  (e) ``train.fit(fast="eager")``, the same loop with the eager torch.optim step,
-  (b) the raw eager model step (forward, loss, backward, SGD step; channels_last on CUDA, in the
-      precision (a) chose) on one fixed device batch: no data, no schedule, no bookkeeping, and
+  (a) ``train.fit`` with its defaults (``step_path="auto"``, bf16 on a GPU: a CUDA graph per step
+      there), device-side augmentation included — the loop every notebook uses — and which path
+      and precision it took,
+  (e) ``train.fit(step_path="eager")``, the same loop with the eager torch.optim step,
+  (b) the raw eager step (``train.train_step``: forward, loss, backward, SGD step; channels_last
+      on CUDA, in the precision (a) took) on one fixed device batch: no data, no schedule, no
+      bookkeeping, and
   (c) a typical loop: torchvision ``Dataset`` of PIL images + transforms + ``DataLoader``, fp32,
 the ratios a/b (target on an H100: ≥ 0.9, above 1 where the graph removes launch overhead), e/b
 and a/c (target: ≥ 3 on a GPU, ≥ 1.5 on a CPU), seconds per epoch of (a) over the whole training
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from superconv_lib import config, data, fast, models, train
+from superconv_lib import config, data, models, train
 
 CASES = {  # model, dataset, batch size, augmentation (the sizes of issue 7's reference figures)
     "lenet": ("lenet", "mnist", 512, None),
@@ -44,14 +45,14 @@ def _sync(dev: torch.device) -> None:
 
 
 def bench_fit(model_name: str, x, y, bs: int, aug, steps: int, warmup: int,
-              fast: str = "auto") -> tuple[float, str]:
-    """Images/s of fit in steady state (``wall_time`` leaves out fit's one-off set-up: the precision
-    probe and the graph capture, in ``info["setup_s"]``), and the "path/precision" it took."""
+              step_path: str = "auto") -> tuple[float, str]:
+    """Images/s of fit in steady state (``wall_time`` leaves out fit's one-off set-up, the graph
+    capture, in ``info["setup_s"]``), and the "path/precision" it took."""
     loader = data.Loader(x, y, bs, augment=aug)
     model = models.build(model_name)
-    train.fit(model, loader, steps=warmup, lr=0.01, progress=False, fast=fast)
-    h = train.fit(model, loader, steps=steps, lr=0.01, progress=False, fast=fast)
-    return steps * bs / h.wall_time, f"{h.info['fast']}/{h.info['precision']}"
+    train.fit(model, loader, steps=warmup, lr=0.01, progress=False, step_path=step_path)
+    h = train.fit(model, loader, steps=steps, lr=0.01, progress=False, step_path=step_path)
+    return steps * bs / h.wall_time, f"{h.info['step_path']}/{h.info['precision']}"
 
 
 def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int, precision: str) -> float:
@@ -63,14 +64,13 @@ def bench_raw(model_name: str, x, y, bs: int, steps: int, warmup: int, precision
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loader = data.Loader(x[:bs], y[:bs], bs, shuffle=False)
     xb, yb = next(iter(loader))
-    with fast.precision_flags(dev, precision):
-        for _ in range(warmup):
-            fast.eager_step(model, opt, xb, yb, precision)
-        _sync(dev)
-        t = time.perf_counter()
-        for _ in range(steps):
-            fast.eager_step(model, opt, xb, yb, precision)
-        _sync(dev)
+    for _ in range(warmup):
+        train.train_step(model, opt, xb, yb, precision)
+    _sync(dev)
+    t = time.perf_counter()
+    for _ in range(steps):
+        train.train_step(model, opt, xb, yb, precision)
+    _sync(dev)
     return steps * bs / (time.perf_counter() - t)
 
 
@@ -175,7 +175,7 @@ def measure(name: str, *, steps: int | None = None, warmup: int | None = None, w
     x, y = data.load(ds, "train", limit=limit)
     a, path = bench_fit(model_name, x, y, bs, aug, steps, warmup)
     e = a if path.startswith("eager") else bench_fit(model_name, x, y, bs, aug, steps, warmup,
-                                                       fast="eager")[0]
+                                                       step_path="eager")[0]
     b = bench_raw(model_name, x, y, bs, steps, warmup, precision=path.split("/")[1])
     c = bench_typical(model_name, x, y, bs, aug, steps, warmup, workers)
     aug_share = bench_augment(x, y, bs, aug) / (bs / b)

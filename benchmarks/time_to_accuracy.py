@@ -14,7 +14,7 @@ reaches 92.44 %. Target ≤ 1.2 s per epoch including augmentation on an H100. T
 (``--force`` runs it anyway; ``--steps`` shortens it for a smoke test).
 
 For each run it prints the training seconds (evaluation excluded; fit's one-off set-up — the
-precision probe and the graph capture — included), the seconds at which the test accuracy first
+graph capture — included), the seconds at which the test accuracy first
 reached the target (same clock), the final accuracy and the ratios to the targets and to the eager
 run. A benchmark, never a test.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from superconv_lib import config, data, fast, models, schedules, sweep, train
+from superconv_lib import config, data, experiments, models, schedules, sweep, train
 
 
 class Clock:
@@ -48,7 +48,7 @@ class Clock:
         return next((t for t, acc in self.points if acc >= target), float("nan"))
 
 
-def mnist(fast: str, steps: int | None, *, limit: int | None = None,
+def mnist(step_path: str, steps: int | None, *, limit: int | None = None,
           test_limit: int | None = None):
     """The seed's MNIST 1cycle run (``limit``/``test_limit``: class-balanced subsets, for a CPU
     smoke test). Returns (History, Clock, target accuracy, target seconds, iterations per epoch)."""
@@ -57,20 +57,20 @@ def mnist(fast: str, steps: int | None, *, limit: int | None = None,
     config.seed_everything(0)
     loader = data.Loader(x, y, 64, stats=((0.0,), (1.0,)))
     n = steps or 12 * len(loader)
-    fn = schedules.one_cycle_schedule(n, 0.1, div=10, pct_start=0.45, pct_anneal=0.1,
-                                      final_div=100, moms=(0.95, 0.85))
+    fn = schedules.one_cycle(n, 0.1, div=10, pct_start=0.45, pct_anneal=0.1, final_div=100,
+                             moms=(0.95, 0.85))
     clock = Clock()
     h = train.fit(models.lenet(), loader, steps=n, lr=fn, weight_decay=5e-4, eval_data=(xt, yt),
-                  callbacks=[clock], progress=False, fast=fast)
+                  callbacks=[clock], progress=False, step_path=step_path)
     return h, clock, 0.993, 5.0, len(loader)
 
 
-def resnet56(fast: str, steps: int | None):
-    cfg = {**sweep.smith_grid("weight_decay", values=[1e-4])[0], "eval_every": 500}
+def resnet56(step_path: str, steps: int | None):
+    cfg = {**experiments.smith_grid("weight_decay", values=[1e-4])[0], "eval_every": 500}
     if steps:
         cfg["steps"] = steps
     clock = Clock()
-    h = sweep.run_config(cfg, callbacks=[clock], fast=fast)
+    h = sweep.run_config(cfg, callbacks=[clock], step_path=step_path)
     c = h.info["config"]
     return h, clock, c["target"], 1.2 * c["steps"] / h.steps_per_epoch, h.steps_per_epoch
 
@@ -86,7 +86,7 @@ def summarize(h, clock: Clock, target: float, target_s: float) -> dict:
     train_s = clock.points[-1][0] + setup
     return {"train_s": train_s, "s_to_target": clock.first_reaching(target) + setup,
             "final_accuracy": h.final_accuracy, "target": target, "target_s": target_s,
-            "ratio": target_s / train_s, "path": f"{h.info['fast']}/{h.info['precision']}",
+            "ratio": target_s / train_s, "path": f"{h.info['step_path']}/{h.info['precision']}",
             "setup_s": setup}
 
 
@@ -94,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS))
     ap.add_argument("--modes", nargs="+", default=["auto", "eager"],
-                    choices=["auto", "eager", "foreach", "graph", "compile"])
+                    choices=list(train.STEP_PATHS))
     ap.add_argument("--steps", type=int, default=None, help="shorten every run (smoke test)")
     ap.add_argument("--force", action="store_true", help="run resnet56 on a CPU too")
     args = ap.parse_args()
@@ -112,7 +112,6 @@ def main() -> None:
             if mode == "auto" and dev.type != "cuda" and "eager" in args.modes:
                 print(f"{name:<10} {mode:>7}   = eager on {dev.type} (no CUDA graph to take)")
                 continue
-            fast.forget_probes()          # every run pays for its own precision probe
             try:
                 h, clock, target, target_s, spe = EXPERIMENTS[name](mode, args.steps)
             except ValueError as e:       # e.g. --modes graph on a machine without CUDA

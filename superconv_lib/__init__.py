@@ -4,8 +4,9 @@ Modules, one idea each: ``config`` (device, quick mode, seeds, data folder), ``d
 device tensors, the augmenting ``Loader``), ``models``, ``schedules`` (CLR, 1cycle, baselines),
 ``train`` (``fit`` and ``History``: the one training loop), ``lr_finder`` (the LR range test),
 ``indicator`` (the super-convergence indicator), ``hessian`` (the Hessian-free optimal-LR
-estimate), ``sweep`` (resumable experiment grids), ``plots``, ``widgets``, ``checks`` (self-checks
-for exercises) and ``course`` (exercise copies).
+estimate), ``experiments`` (the papers' named recipes and grids, the notebooks' run sizes),
+``sweep`` (config -> run -> durable store), ``plots`` (every figure), ``widgets``, and ``checks``
+(self-checks for exercises). Course tooling (exercise copies, nbgrader) lives in ``tools/``.
 """
 from . import config, data, models, schedules, train, plots  # noqa: F401
 from . import lr_finder, indicator, hessian  # noqa: F401

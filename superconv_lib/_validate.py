@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Sequence
 
 _INF = math.inf
 
 __all__ = ["real", "finite", "positive", "non_negative", "at_least", "momentum", "fraction",
-           "integer", "step_lr", "step_momentum"]
+           "integer", "named_runs", "step_lr", "step_momentum"]
 
 
 def _who(fn: str, name: str) -> str:
@@ -116,6 +117,25 @@ def integer(value: Any, name: str, fn: str = "", minimum: int | None = None,
         raise ValueError(f"{_who(fn, name)} must be >= {minimum}{' ' + unit if unit else ''} "
                          f"(got {value}).")
     return value
+
+
+def named_runs(runs: Any, what: str = "History", labels: Sequence[str] | None = None,
+               unnamed: str = "run") -> list[tuple[str, Any]]:
+    """``{label: run}`` or a list of runs (named by their ``label``, else ``"<unnamed> k"``) ->
+    ``[(label, run), ...]``; ``labels`` renames a list. The one way every table and figure of
+    several runs (histories, indicators, Hessian-free estimates) takes its argument."""
+    if isinstance(runs, Mapping):
+        items = list(runs.items())
+    else:
+        runs = list(runs)
+        if labels is None:
+            labels = [getattr(r, "label", "") or f"{unnamed} {i}" for i, r in enumerate(runs)]
+        elif len(labels) != len(runs):
+            raise ValueError(f"got {len(labels)} labels for {len(runs)} {what}s.")
+        items = list(zip(labels, runs))
+    if not items:
+        raise ValueError(f"give at least one run: a dict {{label: {what}}} or a list of {what}s.")
+    return items
 
 
 # -------------------------------------------------------------------------------------------

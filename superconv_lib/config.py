@@ -10,8 +10,6 @@ a setting by setting the variable before calling, and nothing is frozen at impor
 | ``SUPERCONV_QUICK``  | ``1`` is another way to say ``SUPERCONV_MODE=quick``       |
 | ``SUPERCONV_DATA``   | folder holding ``mnist.npz`` / ``cifar10-jpeg.npz`` copies |
 | ``SUPERCONV_CACHE``  | where torchvision downloads and decoded caches go          |
-| ``SUPERCONV_FAST``   | how ``fit`` runs a step unless told: ``auto`` (default), ``eager``, … |
-| ``SUPERCONV_PRECISION`` | ``fit``'s arithmetic unless told: ``auto`` (default), ``bf16``, ``tf32``, ``fp32`` |
 """
 from __future__ import annotations
 
@@ -22,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["MODES", "mode", "device", "check_device", "quick", "seed_everything", "data_dir", "cache_dir", "report", "fast_path",
-           "precision"]
+__all__ = ["MODES", "mode", "device", "check_device", "quick", "seed_everything", "data_dir", "cache_dir", "report"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -113,29 +110,6 @@ def quick() -> bool:
     """True in quick mode (``SUPERCONV_MODE=quick`` or ``SUPERCONV_QUICK=1``): tiny subsets and
     few steps, for CI."""
     return mode() == "quick"
-
-
-def _choice(var: str, choices: tuple[str, ...]) -> str:
-    raw = os.environ.get(var, "").strip().lower()
-    if raw == "":
-        return "auto"
-    if raw not in choices:
-        raise ValueError(f"{var}={raw!r}: set it to one of {', '.join(choices)} (or unset it).")
-    return raw
-
-
-def fast_path() -> str:
-    """How ``train.fit`` runs a training step when a call does not say (``fast=``):
-    ``SUPERCONV_FAST``, default ``auto`` (a CUDA graph on a GPU, eager elsewhere). Setting
-    ``SUPERCONV_FAST=eager`` switches the graph off for every notebook without editing one."""
-    return _choice("SUPERCONV_FAST", ("auto", "eager", "foreach", "graph", "compile"))
-
-
-def precision() -> str:
-    """``train.fit``'s arithmetic when a call does not say (``precision=``):
-    ``SUPERCONV_PRECISION``, default ``auto`` (bf16 or TF32 by a timed probe on a GPU, fp32
-    elsewhere)."""
-    return _choice("SUPERCONV_PRECISION", ("auto", "bf16", "tf32", "fp32"))
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+import torchvision
+from PIL import Image   # torchvision's own dependency
 
 from . import _validate as V
 from ._files import atomic_write
 from . import config
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)   # known; Pillow is the fall-back
+    try:   # the fastest JPEG decoder; deprecated from torchvision 0.29 on, maybe gone later
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:
+        decode_jpeg = None
 
 __all__ = ["DATASETS", "DataUnavailableError", "load", "Loader", "balanced_subset", "downscale",
            "AUGMENTS", "augment_batch"]
@@ -306,13 +316,10 @@ def _save_atomic(path: Path, x: np.ndarray) -> None:
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """All images of a concatenated-JPEG blob as uint8 (N, 3, H, W). torchvision's batched decoder
     is fastest; it is deprecated from torchvision 0.29 on, so Pillow takes over where it is gone."""
-    import warnings
+    if decode_jpeg is None:
+        return _decode_jpegs_pillow(blob, offsets)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)   # known; Pillow is the fall-back
-        try:
-            from torchvision.io import ImageReadMode, decode_jpeg
-        except ImportError:
-            return _decode_jpegs_pillow(blob, offsets)
         data = torch.from_numpy(blob)
         parts = [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
         out = decode_jpeg(parts, mode=ImageReadMode.RGB)
@@ -320,14 +327,12 @@ def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _decode_jpegs_pillow(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    from PIL import Image
     imgs = [np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
             for i in range(len(offsets) - 1)]
     return np.stack(imgs).transpose(0, 3, 1, 2).copy()
 
 
 def _download(name: str, split: str, spec: _Spec) -> tuple[np.ndarray, np.ndarray]:
-    import torchvision
     root = config.cache_dir() / "torchvision"
     cls = getattr(torchvision.datasets, spec.torchvision)
     try:

@@ -10,11 +10,17 @@ Each phenomenon is one function that trains with the library's public calls and 
 and a :class:`Check` — the number the notebook asserts and ``tools/phenomena.py`` tabulates across
 seeds. A check is *asserted* at a size only where it held with margin for every seed measured
 (``SIZES[...]["asserts"]``); elsewhere the notebook prints it and says so next to the plot.
+
+The papers' recipes are here as data too: :data:`HESSIAN_PRESETS` and :func:`comparison_schedules`
+(Smith & Topin's 1cycle against a constant and a piecewise lr), :func:`epfl_table1` and
+:func:`epfl_adam` (Bachmann & Allemann, "Experiments on Super-Convergence", EPFL CS-439: ResNet-18
+on CIFAR-10, their Table I and Adam baseline) and :func:`smith_grid` (Smith & Topin's ResNet-56
+sensitivity runs) as ``sweep`` configs.
 """
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 from torch import nn
@@ -22,9 +28,11 @@ from torch import nn
 from . import config, data, hessian, schedules, train
 from .indicator import Indicator
 
-__all__ = ["SIZES", "sizes", "cifar", "Check", "runs", "accuracy", "suggestion_vs_neighbours",
-           "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts", "one_cycle_vs_piecewise",
-           "cycle_length", "hessian_ordering", "assert_checks"]
+__all__ = ["SIZES", "sizes", "cifar", "Check", "accuracy", "suggestion_vs_neighbours",
+           "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts",
+           "one_cycle_vs_piecewise", "cycle_length", "hessian_ordering", "assert_checks",
+           "HESSIAN_PRESETS", "comparison_schedules", "EPFL_TABLE1", "epfl_table1", "epfl_adam",
+           "SMITH_GRIDS", "smith_grid"]
 
 CHANCE = 0.1   # ten classes, MNIST and CIFAR-10 alike
 
@@ -168,27 +176,6 @@ def accuracy(h: train.History) -> float:
     return CHANCE if (h.stop_reason or not np.isfinite(a)) else a
 
 
-def runs(model_fn: Callable[[], nn.Module], loader: data.Loader, lrs: dict, *, seed: int = 0,
-         **fit_kw) -> "dict[str, train.History]":
-    """Train a fresh ``model_fn()`` once per entry of ``lrs`` (``{name: lr or schedule}``), every
-    run from the same seed and the same mini-batches in the same order; ``fit_kw`` go to
-    ``train.fit`` (``steps=`` may be a dict ``{name: steps}``). A run that diverges is kept: its
-    History (up to the divergence) with ``stop_reason`` set."""
-    out = {}
-    steps = fit_kw.pop("steps", None)
-    first_epoch = loader.epoch
-    for name, lr in lrs.items():
-        config.seed_everything(seed)
-        loader.epoch = first_epoch
-        n = steps[name] if isinstance(steps, dict) else steps
-        try:
-            out[name] = train.fit(model_fn(), loader, steps=n, lr=lr, label=name, **fit_kw)
-        except train.TrainingDiverged as e:
-            out[name] = e.history
-    loader.epoch = first_epoch
-    return out
-
-
 def _gap(a: float, b: float) -> float:
     return 100 * (a - b)
 
@@ -203,8 +190,8 @@ def suggestion_vs_neighbours(model: nn.Module, loader: data.Loader, eval_data, l
     better neighbour, in accuracy points."""
     lrs = {f"suggestion / 10 ({lr / 10:.2g})": lr / 10, f"suggestion ({lr:.2g})": lr,
            f"suggestion x 10 ({10 * lr:.2g})": 10 * lr}
-    out = runs(lambda: copy.deepcopy(model), loader, lrs, seed=seed, steps=steps,
-               eval_data=eval_data, eval_every=max(1, steps // 4), progress=False)
+    out = train.runs(lambda: copy.deepcopy(model), loader, lrs, seed=seed, steps=steps,
+                     eval_data=eval_data, eval_every=max(1, steps // 4), progress=False)
     low, mid, high = (accuracy(h) for h in out.values())
     return out, Check("01", "suggestion", "the suggested lr beats 10x below and 10x above it",
                       _gap(mid, max(low, high)), 0.5, "points",
@@ -277,17 +264,18 @@ def one_cycle_vs_piecewise(model_fn: Callable[[], nn.Module], loader: data.Loade
     """Super-convergence itself: 1cycle ``cycle[0] -> cycle[1]`` in ``steps`` iterations against
     Smith's piecewise-constant baseline (``standard``, x0.1 at 5/8 and 7/8 of the run) in the
     same ``steps`` and, with ``long``, in 4x the iterations. Same seed and batches for every run
-    (schedules from :func:`hessian.comparison_schedules`)."""
-    sched = hessian.comparison_schedules(steps, cycle=cycle, standard=standard)
+    (schedules from :func:`comparison_schedules`)."""
+    sched = comparison_schedules(steps, cycle=cycle, standard=standard)
     names = [k for k in sched if not k.startswith("constant")]
     lrs = {k: sched[k] for k in names}
     n = dict.fromkeys(names, steps)
     if long:
-        pw4 = hessian.comparison_schedules(4 * steps, cycle=cycle, standard=standard)
+        pw4 = comparison_schedules(4 * steps, cycle=cycle, standard=standard)
         key = f"piecewise {standard:g}, 4x iterations"
         lrs[key], n[key] = pw4[names[1]], 4 * steps
-    out = runs(model_fn, loader, lrs, seed=seed, steps=n, momentum=0.9, weight_decay=weight_decay,
-               eval_data=eval_data, eval_every=eval_every or max(1, steps // 4), progress=False)
+    out = train.runs(model_fn, loader, lrs, seed=seed, steps=n, momentum=0.9,
+                     weight_decay=weight_decay, eval_data=eval_data,
+                     eval_every=eval_every or max(1, steps // 4), progress=False)
     one, pw = accuracy(out[names[0]]), accuracy(out[names[1]])
     # "matches": within one point, the paired test-set noise of these runs at the laptop size
     checks = [Check("04", "super_convergence", "1cycle matches or beats piecewise at equal "
@@ -313,10 +301,10 @@ def cycle_length(model_fn: Callable[[], nn.Module], loader: data.Loader, eval_da
     lengths = [max(8, round(f * steps)) for f in fractions]
     names = [f"1cycle, {n} it" for n in lengths]
     todo = {k: n for k, n in zip(names, lengths) if done is None or n != done.steps}
-    trained = runs(model_fn, loader, {k: schedules.one_cycle_schedule(n, hi, div=hi / lo)
-                                      for k, n in todo.items()},
-                   seed=seed, steps=todo, momentum=0.9, weight_decay=weight_decay,
-                   eval_data=eval_data, eval_every=10 ** 9, progress=False)
+    cycles = {k: schedules.one_cycle(n, hi, div=hi / lo) for k, n in todo.items()}
+    trained = train.runs(model_fn, loader, cycles, seed=seed, steps=todo, momentum=0.9,
+                         weight_decay=weight_decay, eval_data=eval_data, eval_every=10 ** 9,
+                         progress=False)
     out = {k: trained[k] if k in trained else done for k in names}
     acc = [accuracy(h) for h in out.values()]
     return out, Check("04", "cycle_length", "accuracy rises with the cycle's length (fixed max lr)",
@@ -328,7 +316,7 @@ def cycle_length(model_fn: Callable[[], nn.Module], loader: data.Loader, eval_da
 
 def hessian_ordering(est: "dict[str, hessian.HessianFreeLR]", name: str, *, burn_in: int,
                      ratio: float = 2.0) -> "list[Check]":
-    """The paper's figure, read off a :func:`hessian.compare` result: every run learned (accuracy
+    """The paper's figure, read off a :func:`hessian.runs` result: every run learned (accuracy
     at least 20 points above chance) and the 1cycle run's peak estimate after ``burn_in`` is at
     least ``ratio`` x the constant-lr run's."""
     nb = "05"
@@ -342,3 +330,137 @@ def hessian_ordering(est: "dict[str, hessian.HessianFreeLR]", name: str, *, burn
             Check(nb, name, f"{name}: the estimate stays higher under 1cycle (peak ratio)",
                   float(r), ratio, "x", f"1cycle peak {cyc.range(after=burn_in)[1]:.3g}, "
                   f"constant peak {const.range(after=burn_in)[1]:.3g}")]
+
+
+# ------------------------------------------------------------------------------------ the papers' recipes
+
+# The paper's comparison: a large-lr cycle against a standard schedule, same budget. Smith's
+# ResNet-56 solvers: one cycle 0.1 -> 3 (stepsize 5,000 of 10,000 iterations) against lr 0.35 with
+# x0.1 drops at 50k and 70k of 80k iterations; weight decay 1e-4, momentum 0.9, batch 1000.
+HESSIAN_PRESETS: dict[str, dict] = {
+    "cifar10": {"cycle": (0.1, 3.0), "standard": 0.35, "weight_decay": 1e-4},
+    "mnist": {"cycle": (0.01, 0.1), "standard": 0.01, "weight_decay": 5e-4},   # Caffe LeNet's 0.01
+}
+"""Smith & Topin's Hessian-free comparison per dataset: ``cycle`` (1cycle low, high lr),
+``standard`` (the constant / piecewise lr) and ``weight_decay``."""
+
+
+def comparison_schedules(steps: int, *, cycle: tuple[float, float] = (0.1, 3.0),
+                         standard: float = 0.35) -> dict:
+    """The schedules Smith & Topin's figure compares, all over ``steps`` iterations:
+
+    - ``"1cycle lo→hi"``: :func:`schedules.one_cycle` from ``cycle[0]`` up to ``cycle[1]`` and back
+      (stepsize 45 % of the run, then the annealing phase), with cyclical momentum 0.95–0.85;
+    - ``"constant x"``: the standard rate ``standard`` (momentum: ``fit``'s, 0.9);
+    - ``"piecewise x"``: ``standard``, ×0.1 at 5/8 and again at 7/8 of the run (Smith's 50k and 70k
+      of 80k iterations, scaled to this budget).
+
+    Returns ``{name: lr}`` where lr is what ``fit(lr=...)`` takes."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 8:
+        raise ValueError(f"steps must be an int >= 8 iterations, got {steps!r}.")
+    lo, hi = cycle
+    if not 0 < lo < hi:
+        raise ValueError(f"cycle must be (low lr, high lr) with 0 < low < high; got {cycle!r}.")
+    if not standard > 0:
+        raise ValueError(f"standard must be a positive learning rate, got {standard!r}.")
+    steps = int(steps)
+    bounds = [round(steps * 5 / 8), round(steps * 7 / 8)]
+    return {
+        f"1cycle {lo:g}→{hi:g}": schedules.one_cycle(steps, hi, div=hi / lo),
+        f"constant {standard:g}": float(standard),
+        f"piecewise {standard:g}": schedules.piecewise(
+            bounds, [standard, standard / 10, standard / 100]),
+    }
+
+
+
+
+EPFL_TABLE1 = (
+    # lr_min, lr_max, mom_min, mom_max, anneal %, epochs, validation accuracy % (their Table I)
+    (0.001, 0.01, 0.85, 0.95, 10, 90, 84.42),
+    (0.001, 0.01, 0.85, 0.95, 50, 90, 85.00),
+    (0.01, 0.1, 0.85, 0.95, 10, 70, 88.13),
+    (0.001, 0.01, 0.9, 0.9, 10, 90, 84.29),
+    (0.01, 0.1, 0.9, 0.9, 10, 70, 88.65),
+    (0.001, 0.1, 0.85, 0.95, 10, 90, 88.78),
+    (0.01, 0.01, 0.9, 0.9, 10, 50, 85.12),
+    (0.1, 3.0, 0.85, 0.95, 10, 50, 80.18),
+)
+"""Bachmann & Allemann's Table I: ResNet-18 on CIFAR-10, no augmentation, weight decay 5e-4."""
+
+_EPFL_BASE = {"model": "resnet18", "dataset": "cifar10", "optimizer": "sgd", "weight_decay": 5e-4,
+              "augment": None, "final_div": 100.0}
+
+
+def epfl_table1(*, batch_size: int = 128, **overrides) -> list[dict]:
+    """The seed's Table I as configs, one per row, with the seed's accuracy as ``target``.
+
+    Batch size 128 is the seed's code's (``DataLoader(trainset, batch_size=128)`` in their
+    ``super_convergence.py``; the report does not state it), i.e. 390 iterations per epoch on the
+    50,000 training images. ``overrides`` replace keys in every config (e.g. a quick-mode model)."""
+    rows = []
+    for lo, hi, mlo, mhi, anneal, epochs, acc in EPFL_TABLE1:
+        name = f"{lo:g}-{hi:g} | m {mlo:g}-{mhi:g} | {anneal:g}% | {epochs}ep"
+        rows.append({**_EPFL_BASE, "name": name, "target": acc / 100, "batch_size": batch_size,
+                     "epochs": epochs, "schedule": "one_cycle", "lr_min": lo, "lr_max": hi,
+                     "mom_min": mlo, "mom_max": mhi, "anneal_pct": anneal, **overrides})
+    return rows
+
+
+def epfl_adam(*, batch_size: int = 128, **overrides) -> dict:
+    """The seed's baseline: Adam, lr 1e-3, betas (0.9, 0.999), L2 weight decay 5e-4, 90 epochs at a
+    constant lr; 83.54 % validation accuracy (it stops improving after about epoch 10)."""
+    return {**_EPFL_BASE, "name": "Adam 1e-3", "target": 0.8354, "batch_size": batch_size,
+            "epochs": 90, "optimizer": "adam", "schedule": "constant", "lr_min": 1e-3,
+            "lr_max": 1e-3, "mom_min": 0.9, "mom_max": 0.9, "anneal_pct": 0, **overrides}
+
+
+# Smith & Topin's ResNet-56 runs, from the Caffe logs in github.com/lnsmith54/super-convergence
+# (Results/clr3SS5k*): CLR 0.1 -> 3 -> 0.1 with a stepsize of 5,000 iterations, 10,000 iterations,
+# total batch 1,000 (8 GPUs x 125), momentum 0.9, weight decay 1e-4, mirror augmentation; final
+# test accuracy at iteration 10,000. The batch-size runs have no log there: no target.
+SMITH_GRIDS: dict[str, tuple[str, tuple]] = {
+    "weight_decay": ("weight_decay", ((1e-3, 0.09952), (1e-4, 0.9244), (1e-5, 0.8828),
+                                      (1e-6, 0.87252))),
+    "momentum": ("momentum", ((0.8, 0.91856), (0.85, 0.92288), (0.9, 0.9244), (0.95, 0.90744))),
+    "train_size": ("train_limit", ((10_000, 0.80592), (20_000, 0.87924), (30_000, 0.89644),
+                                   (40_000, 0.91104), (50_000, 0.9244))),
+    "batch_size": ("batch_size", ((256, None), (512, None), (1000, 0.9244), (1536, None))),
+}
+"""Smith & Topin's sensitivity grids: kind -> (config key, ((value, final test accuracy), ...))."""
+
+_SMITH_BASE = {"model": "resnet56", "dataset": "cifar10", "batch_size": 1000, "steps": 10_000,
+               "optimizer": "sgd", "schedule": "one_cycle", "lr_min": 0.1, "lr_max": 3.0,
+               "mom_min": 0.9, "mom_max": 0.9, "anneal_pct": 0.0, "weight_decay": 1e-4,
+               "augment": "flip", "eval_every": 100}
+
+
+def smith_grid(kind: str = "weight_decay", *, values: Sequence | None = None,
+               **overrides) -> list[dict]:
+    """One of Smith & Topin's ResNet-56 sensitivity grids as configs (``kind`` in ``SMITH_GRIDS``:
+    weight_decay, momentum, train_size, batch_size), with the authors' logged accuracy as target.
+
+    The schedule is their CLR run: one triangular cycle 0.1 -> 3 -> 0.1 over 10,000 iterations
+    (stepsize 5,000; in our terms 1cycle with anneal_pct=0 and constant momentum), batch 1,000.
+    ``values`` picks a subset of the grid's values; ``overrides`` replace keys in every config."""
+    if kind not in SMITH_GRIDS:
+        raise ValueError(f"kind must be one of {sorted(SMITH_GRIDS)}, got {kind!r}.")
+    key, grid = SMITH_GRIDS[kind]
+    if values is not None:
+        known = [v for v, _ in grid]
+        bad = [v for v in values if v not in known]
+        if bad:
+            raise ValueError(f"values {bad} are not in the {kind} grid {known}.")
+        grid = tuple((v, t) for v, t in grid if v in values)
+    out = []
+    for v, target in grid:
+        cfg = {**_SMITH_BASE, "target": target}
+        if key == "momentum":
+            cfg.update(mom_min=v, mom_max=v)
+        elif key == "train_limit":
+            cfg["train_limit"] = None if v == 50_000 else v
+        else:
+            cfg[key] = v
+        cfg["name"] = f"{kind} {v:g}"
+        out.append({**cfg, **overrides})
+    return out

@@ -43,8 +43,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import models, plots, train
+
 __all__ = ["estimate", "per_weight_estimate", "trainable_parameters", "HessianFreeLR", "Record",
-           "run", "compare", "comparison_schedules", "PRESETS", "plot", "quadratic_trajectory"]
+           "run", "runs", "quadratic_trajectory"]
 
 # one weight snapshot: a tensor, a list of tensors (parameter copies) or a module
 Weights = Union[torch.Tensor, Iterable[torch.Tensor], nn.Module]
@@ -319,41 +321,9 @@ class HessianFreeLR:
     def plot(self, *, ax=None, label: str | None = None, color: str | None = None,
              show_raw: bool = True, show_lr: bool = True):
         """Estimated optimal lr (smoothed line, raw dots) and the lr in use (dashed) vs iteration,
-        on a log lr axis. Returns the ``Axes``."""
-        return plot({label or self.label or "run": self}, ax=ax, show_raw=show_raw,
-                    show_lr=show_lr, colors=[color] if color else None)
-
-
-def plot(runs: "dict[str, HessianFreeLR] | Sequence[HessianFreeLR]", *, ax=None,
-         show_raw: bool = True, show_lr: bool = True, colors: Sequence[str] | None = None):
-    """Several runs' estimated optimal learning rates on one plot (the paper's figure): for each
-    run, the smoothed estimate (solid), raw estimates (dots) and the lr actually used (dashed, same
-    colour), against the iteration, log lr axis."""
-    from .train import named_runs
-    items = named_runs(runs, "HessianFreeLR")
-    if ax is None:
-        from .plots import new_axes
-        _, (ax,) = new_axes(width=7.5, height=4.2)
-    for i, (name, est) in enumerate(items):
-        c = colors[i] if colors and i < len(colors) else f"C{i}"
-        if not est.records:
-            continue
-        x = est.steps
-        if show_raw:
-            ax.plot(x, est.raw, ".", color=c, ms=3, alpha=0.35)
-        ax.plot(x, est.smoothed, "-", color=c, lw=1.8, label=f"{name}: estimated optimal lr")
-        if show_lr:
-            h = est.history
-            if h is not None and len(h.lr):
-                ax.plot(np.arange(len(h.lr)), h.lr, "--", color=c, lw=1, label=f"{name}: lr used")
-            else:
-                ax.plot(x, est.lr, "--", color=c, lw=1, label=f"{name}: lr used")
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("learning rate")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return ax
+        on a log lr axis (see :func:`superconv_lib.plots.hessian`). Returns the ``Axes``."""
+        return plots.hessian({label or self.label or "run": self}, ax=ax, show_raw=show_raw,
+                             show_lr=show_lr, colors=[color] if color else None)
 
 
 def run(model: nn.Module, loader, *, lr, steps: int | None = None, epochs: float | None = None,
@@ -362,70 +332,34 @@ def run(model: nn.Module, loader, *, lr, steps: int | None = None, epochs: float
     """Train with :func:`superconv_lib.train.fit` (``lr`` a number or a schedule of the iteration;
     other keywords go to ``fit``) while recording the Hessian-free estimate every ``every``
     iterations. Returns the :class:`HessianFreeLR`, with the run's ``History`` as ``.history``."""
-    from .train import fit
     est = HessianFreeLR(every, smoothing, gap=gap)
     callbacks = list(fit_kwargs.pop("callbacks", ())) + [est]
-    est.history = fit(model, loader, steps=steps, epochs=epochs, lr=lr, callbacks=callbacks,
+    est.history = train.fit(model, loader, steps=steps, epochs=epochs, lr=lr, callbacks=callbacks,
                       label=label, **fit_kwargs)
     est.label = label
     return est
 
 
-# The paper's comparison: a large-lr cycle against a standard schedule, same budget. Smith's
-# ResNet-56 solvers: one cycle 0.1 -> 3 (stepsize 5,000 of 10,000 iterations) against lr 0.35 with
-# x0.1 drops at 50k and 70k of 80k iterations; weight decay 1e-4, momentum 0.9, batch 1000.
-PRESETS: dict[str, dict] = {
-    "cifar10": {"cycle": (0.1, 3.0), "standard": 0.35, "weight_decay": 1e-4},
-    "mnist": {"cycle": (0.01, 0.1), "standard": 0.01, "weight_decay": 5e-4},   # Caffe LeNet's 0.01
-}
-
-
-def comparison_schedules(steps: int, *, cycle: tuple[float, float] = (0.1, 3.0),
-                         standard: float = 0.35) -> dict:
-    """The schedules the paper's figure compares, all over ``steps`` iterations:
-
-    - ``"1cycle lo→hi"``: :func:`schedules.one_cycle` from ``cycle[0]`` up to ``cycle[1]`` and back
-      (stepsize 45 % of the run, then the annealing phase), with cyclical momentum 0.95–0.85;
-    - ``"constant x"``: the standard rate ``standard`` (momentum: ``fit``'s, 0.9);
-    - ``"piecewise x"``: ``standard``, ×0.1 at 5/8 and again at 7/8 of the run (Smith's 50k and 70k
-      of 80k iterations, scaled to this budget).
-
-    Returns ``{name: lr}`` where lr is what ``fit(lr=...)`` takes."""
-    from . import schedules
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 8:
-        raise ValueError(f"steps must be an int >= 8 iterations, got {steps!r}.")
-    lo, hi = cycle
-    if not 0 < lo < hi:
-        raise ValueError(f"cycle must be (low lr, high lr) with 0 < low < high; got {cycle!r}.")
-    if not standard > 0:
-        raise ValueError(f"standard must be a positive learning rate, got {standard!r}.")
-    steps = int(steps)
-    bounds = [round(steps * 5 / 8), round(steps * 7 / 8)]
-    return {
-        f"1cycle {lo:g}→{hi:g}": schedules.one_cycle_schedule(steps, hi, div=hi / lo),
-        f"constant {standard:g}": float(standard),
-        f"piecewise {standard:g}": lambda s: schedules.piecewise(
-            s, bounds, [standard, standard / 10, standard / 100]),
-    }
-
-
-def compare(model: "str | Callable[[], nn.Module]", loader, lrs: dict, *, steps: int,
-            every: int = 10, smoothing: float = 0.1, gap: int = 1, seed: int = 0,
-            **fit_kwargs) -> dict[str, HessianFreeLR]:
-    """Train a fresh ``model`` (a ``models.MODELS`` name or a constructor) once per schedule in
-    ``lrs`` (``{name: lr}``, e.g. from :func:`comparison_schedules`), each from the same seed and
-    for ``steps`` iterations, recording the estimate. Returns ``{name: HessianFreeLR}`` (each with
-    its ``.history``) for :func:`plot`. Every run sees the same mini-batches in the same order."""
-    from . import config, models
+def runs(model: "str | Callable[[], nn.Module]", loader, lrs: dict, *, steps: int,
+         every: int = 10, smoothing: float = 0.1, gap: int = 1, seed: int = 0,
+         **fit_kwargs) -> dict[str, HessianFreeLR]:
+    """:func:`superconv_lib.train.runs` with the estimate recorded: a fresh ``model`` (a
+    ``models.MODELS`` name or a constructor) trained once per schedule in ``lrs`` (``{name: lr}``,
+    e.g. from ``experiments.comparison_schedules``), each from the same seed and mini-batches and
+    for ``steps`` iterations, each with its own :class:`HessianFreeLR`. Returns
+    ``{name: HessianFreeLR}`` (each with its ``.history``; a run that diverged keeps its History
+    up to the divergence) for :func:`superconv_lib.plots.hessian`."""
     if not lrs:
-        raise ValueError("lrs must name at least one schedule, e.g. comparison_schedules(steps).")
+        raise ValueError("lrs must name at least one schedule, e.g. "
+                         "experiments.comparison_schedules(steps).")
     build = (lambda: models.build(model)) if isinstance(model, str) else model
-    out, first_epoch = {}, getattr(loader, "epoch", 0)
-    for name, lr in lrs.items():
-        config.seed_everything(seed)
-        loader.epoch = first_epoch          # every schedule sees the same batches, in order
-        out[name] = run(build(), loader, lr=lr, steps=steps, every=every, smoothing=smoothing,
-                        gap=gap, label=name, **fit_kwargs)
+    extra = list(fit_kwargs.pop("callbacks", ()))
+    out = {}
+    for name, lr in lrs.items():       # one train.runs per schedule: each needs its own callback
+        est = out[name] = HessianFreeLR(every, smoothing, gap=gap)
+        est.history = train.runs(build, loader, {name: lr}, seed=seed, steps=steps,
+                                 callbacks=[*extra, est], **fit_kwargs)[name]
+        est.label = name
     return out
 
 

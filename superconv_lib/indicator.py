@@ -42,10 +42,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import config, lr_finder
+from . import config, lr_finder, plots
+from ._validate import named_runs
 from .data import Loader
 
-__all__ = ["indicator", "Indicator", "analyse", "Analysis", "compare", "table", "CRITERIA"]
+__all__ = ["indicator", "Indicator", "analyse", "Analysis", "table", "CRITERIA"]
 
 CRITERIA = {"tol": 0.05, "drop": 0.25, "min_gain": 0.1, "window": 3, "threshold": 0.5}
 """Default reading of the accuracy curve (see the module docstring); override per call."""
@@ -238,67 +239,9 @@ class Indicator:
                 f"{a.bounds[0]:.3g} -> {a.bounds[1]:.3g}{stop}")
 
     def plot(self, ax=None, *, loss: bool = True):
-        """Test accuracy vs LR (linear axis: the sweep is linear from ``start_lr``), raw points and
-        the smoothed curve, the plateau shaded and its floor dashed, the suggested 1cycle bounds as
-        triangles on the LR axis and, if the loss became NaN, a dash-dot line where the sweep
-        stopped; with ``loss``, the smoothed training loss per iteration and the test loss at the
-        eval points on a twin axis.
-        Returns the accuracy Axes (and the loss Axes as ``ax.loss_ax``)."""
-        from . import plots
-        if ax is None:
-            _, (ax,) = plots.new_axes(width=7)
-        a = self.analysis
-        name = self.label or "setup"
-        ax.plot(self.lrs, 100 * self.accuracy, ".", color="C0", alpha=0.5, label="test accuracy")
-        ax.plot(self.lrs, 100 * a.smoothed, "-", color="C0", lw=1.8,
-                label=f"median of {self.criteria['window']}")
-        ax.axhline(100 * a.chance, color="grey", lw=0.8, ls=":", label="chance")
-        if a.plateau is not None:
-            ax.axvspan(*a.plateau, color="C2", alpha=0.15,
-                       label=f"plateau {a.plateau[0]:.2g}..{a.plateau[1]:.2g} "
-                             f"(score {a.score:.2f})")
-            ax.axhline(100 * a.level, color="C2", lw=0.8, ls="--", label="plateau floor")
-            for lr, m in zip(a.bounds, (">", "<")):   # on the x axis: the cycle's two ends
-                ax.plot([lr], [0], m, color="C3", ms=9, clip_on=False,
-                        transform=ax.get_xaxis_transform())
-            ax.plot([], [], ">", color="C3",
-                    label=f"1cycle bounds {a.bounds[0]:.2g}..{a.bounds[1]:.2g}")
-        if not self.completed:
-            ax.axvline(self.stop_lr, color="C3", lw=1, ls="-.",
-                       label=f"sweep stopped at lr {self.stop_lr:.2g} (loss not finite)")
-        ax.set_xlim(self.start_lr, self.max_lr)
-        ax.set_ylim(0, max(100 * np.max(self.accuracy, initial=0.0), 100 * a.chance) * 1.15 + 1)
-        ax.set_xlabel("learning rate (linear sweep)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        verdict = ("super-converges" if a.super_converges else
-                   "does not super-converge" if a.trains else "does not train")
-        ax.set_title(f"{name}: {verdict}", fontsize=10)
-        handles, labels = ax.get_legend_handles_labels()
-        ax.loss_ax = None
-        if loss:
-            lax = ax.twinx()
-            ax.loss_ax = lax
-            ys = []
-            if self.range_test is not None and len(self.range_test.lrs):
-                rt = self.range_test
-                ok = np.isfinite(rt.smoothed)
-                lax.plot(rt.lrs[ok], rt.smoothed[ok], color="C7", lw=1, label="train loss (EMA)")
-                ys.append(rt.smoothed[ok])
-            ok = np.isfinite(self.eval_loss)
-            if ok.any():
-                lax.plot(self.lrs[ok], self.eval_loss[ok], "--", color="C1", lw=1,
-                         label="test loss")
-                ys.append(self.eval_loss[ok])
-            lax.set_ylabel("loss (cross-entropy)", color="C7")
-            if ys:
-                y = np.concatenate(ys)
-                # a diverging tail would squash the rest: cap at a few times the typical loss
-                lax.set_ylim(0, min(y.max(), 3 * np.median(y)) * 1.1 + 1e-9)
-            h, lab = lax.get_legend_handles_labels()
-            handles, labels = handles + h, labels + lab
-        plots.legend_below(ax, handles, labels)     # under the axes: it never hides a curve
-        return ax
+        """Test accuracy (and loss) vs LR with the reading marked (see
+        :func:`superconv_lib.plots.indicator`). Returns the accuracy Axes."""
+        return plots.indicator(self, ax, loss=loss)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -337,11 +280,12 @@ def indicator(model_fn: Callable[[], nn.Module], train_loader: Loader, eval_data
     if not callable(model_fn) or isinstance(model_fn, nn.Module):
         raise ValueError("model_fn must be a zero-argument function that builds a fresh model, "
                          "e.g. lambda: models.resnet_cifar(56) — not a model instance.")
-    if not isinstance(train_loader, Loader):
-        raise ValueError("train_loader must be a superconv_lib.data.Loader.")
+    lr_finder._check_loader(train_loader)
     if eval_data is None:
         raise ValueError("the indicator reads *test accuracy*: pass eval_data, e.g. "
                          "data.load('cifar10', 'test').")
+    lr_finder._check_eval_data(eval_data)
+    lr_finder._check_sweep(smooth, diverge, momentum, weight_decay)
     if not (isinstance(max_lr, (int, float)) and math.isfinite(max_lr) and max_lr > start_lr >= 0):
         raise ValueError(f"need 0 <= start_lr < max_lr (got start_lr={start_lr!r}, "
                          f"max_lr={max_lr!r}); Smith & Topin sweep 0 -> 3.")
@@ -364,11 +308,10 @@ def indicator(model_fn: Callable[[], nn.Module], train_loader: Loader, eval_data
     if chance is None:
         chance = 1.0 / _num_classes(eval_data)
     start = time.perf_counter()
-    rt = lr_finder.range_test(model, train_loader, start_lr=float(start_lr), end_lr=float(max_lr),
-                              num_iter=int(num_iter), mode="linear", metric="accuracy",
-                              eval_data=eval_data, eval_every=int(eval_every), smooth=smooth,
-                              diverge=diverge, momentum=momentum, weight_decay=weight_decay,
-                              progress=progress)
+    # the arguments are checked above: the range test's inner function runs them as they are
+    rt = lr_finder._range_test(model, train_loader, float(start_lr), float(max_lr), int(num_iter),
+                               "linear", "accuracy", eval_data, int(eval_every), smooth, diverge,
+                               momentum, weight_decay, None, progress)
     wall = time.perf_counter() - start
     pts = rt.eval_points    # may be short (or empty) if the loss became NaN early
     info = dict(num_iter=int(num_iter), eval_every=int(eval_every), momentum=momentum,
@@ -379,50 +322,11 @@ def indicator(model_fn: Callable[[], nn.Module], train_loader: Loader, eval_data
                      label=label, range_test=rt, info=info, **criteria)
 
 
-def _items(indicators: Sequence[Indicator], labels: Sequence[str] | None):
-    indicators = list(indicators.values()) if isinstance(indicators, dict) else list(indicators)
-    if not indicators or not all(isinstance(i, Indicator) for i in indicators):
-        raise ValueError("pass a non-empty list of Indicator objects.")
-    if labels is None:
-        labels = [i.label or f"setup {k}" for k, i in enumerate(indicators)]
-    elif len(labels) != len(indicators):
-        raise ValueError(f"got {len(labels)} labels for {len(indicators)} indicators.")
-    return list(zip(labels, indicators))
-
-
-def compare(indicators: Sequence[Indicator], labels: Sequence[str] | None = None, ax=None):
-    """Several indicators on one axis: test accuracy vs LR (linear), each plateau shaded in its
-    curve's colour and its score in the legend; a sweep stopped by a NaN loss ends in a cross.
-    Returns the Axes."""
-    from . import plots
-    items = _items(indicators, labels)
-    if ax is None:
-        _, (ax,) = plots.new_axes(width=7.5)
-    for k, (name, ind) in enumerate(items):
-        a, c = ind.analysis, f"C{k % 10}"
-        ax.plot(ind.lrs, 100 * ind.accuracy, ".", color=c, alpha=0.35, ms=4)
-        verdict = "✓" if a.super_converges else "✗"
-        ax.plot(ind.lrs, 100 * a.smoothed, "-", color=c, lw=1.8,
-                label=f"{name}: score {a.score:.2f} {verdict}")
-        if a.plateau is not None:
-            ax.axvspan(*a.plateau, color=c, alpha=0.10)
-        if not ind.completed and len(ind.lrs):   # the loss became NaN: the curve ends in a cross
-            ax.plot(ind.lrs[-1:], 100 * a.smoothed[-1:], "x", color=c, ms=9, mew=2)
-    chance = items[0][1].chance
-    ax.axhline(100 * chance, color="grey", lw=0.8, ls=":", label="chance")
-    ax.set_xlim(min(i.start_lr for _, i in items), max(i.max_lr for _, i in items))
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("learning rate (linear sweep)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("super-convergence indicator (shaded: plateau)", fontsize=10)
-    ax.grid(alpha=0.3)
-    plots.legend_below(ax)                          # under the axes: it never hides a curve
-    return ax
-
-
 def table(indicators: Sequence[Indicator], labels: Sequence[str] | None = None) -> str:
     """A plain-text table: best accuracy, plateau, score, verdict, suggested bounds, wall time."""
-    items = _items(indicators, labels)
+    items = named_runs(indicators, "Indicator", labels, unnamed="setup")
+    if not all(isinstance(i, Indicator) for _, i in items):
+        raise ValueError("pass Indicator objects (from indicator() or Indicator.from_points).")
     width = max(8, *(len(n) for n, _ in items))
     lines = [f"{'setup':<{width}}  {'best acc':>8}  {'plateau (lr)':>13}  {'score':>5}  "
              f"{'super-conv.':>11}  {'1cycle bounds':>13}  {'time (s)':>8}"]

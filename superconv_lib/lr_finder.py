@@ -8,7 +8,7 @@ accuracy starts to rise is a good ``base_lr`` and the lr where it peaks or turns
 ``max_lr`` for a cyclical (or 1cycle) schedule.
 
 The test is a *use* of :func:`superconv_lib.train.fit`, not a second loop: a sweep schedule
-(:func:`schedules.exp_range_test` or :func:`schedules.linear_range`) plus one callback that smooths
+(:func:`schedules.exp_sweep` or :func:`schedules.linear_sweep`) plus one callback that smooths
 the losses as they are read back and stops the run when they diverge.
 
 What is done differently from fastai / torch-lr-finder, on purpose:
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import schedules, train
+from . import plots, schedules, train
 from .data import Loader
 
 __all__ = ["range_test", "RangeTest", "RangePoint", "ema", "preserved_state", "MODES", "METRICS"]
@@ -214,12 +214,7 @@ def range_test(model: nn.Module, train_loader: Loader, *, start_lr: float = 1e-7
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-    if not isinstance(train_loader, Loader):
-        raise ValueError("train_loader must be a superconv_lib.data.Loader (build one with "
-                         "data.Loader(x, y, batch_size)).")
-    if len(train_loader) == 0:
-        raise ValueError("train_loader is empty (0 iterations per epoch): use a smaller batch_size "
-                         "or more images.")
+    _check_loader(train_loader)
     if mode not in MODES:
         raise ValueError(f"mode must be 'exp' (geometric sweep) or 'linear' (Smith's), "
                          f"got {mode!r}.")
@@ -240,18 +235,11 @@ def range_test(model: nn.Module, train_loader: Loader, *, start_lr: float = 1e-7
     if not end_lr > start_lr:
         raise ValueError(f"end_lr must be > start_lr (got start_lr={start_lr}, end_lr={end_lr}); "
                          "the range test sweeps the learning rate upward.")
-    if not 0 <= smooth < 1:
-        raise ValueError(f"smooth (the EMA beta) must be in [0, 1), got {smooth!r}; 0.98 is "
-                         "fastai's default, 0 turns smoothing off.")
-    if not diverge > 1:
-        raise ValueError(f"diverge must be > 1 (a multiple of the best smoothed loss), got "
-                         f"{diverge!r}; 4 is usual, math.inf turns the check off.")
+    _check_sweep(smooth, diverge, momentum, weight_decay)
     if metric == "accuracy" and eval_data is None:
         raise ValueError("metric='accuracy' needs eval_data: an (images, labels) tuple from "
                          "data.load(..., 'test') or a Loader.")
-    pair = isinstance(eval_data, (tuple, list)) and len(eval_data) == 2
-    if eval_data is not None and not (isinstance(eval_data, Loader) or pair):
-        raise ValueError("eval_data must be an (images, labels) tuple from data.load, or a Loader.")
+    _check_eval_data(eval_data)
     if eval_every is not None:
         if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) \
                 or eval_every < 1:
@@ -265,16 +253,46 @@ def range_test(model: nn.Module, train_loader: Loader, *, start_lr: float = 1e-7
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be None (a fresh SGD) or a torch.optim.Optimizer "
                          f"instance, got {type(optimizer).__name__}.")
+    return _range_test(model, train_loader, start_lr, end_lr, num_iter, mode, metric, eval_data,
+                       eval_every, smooth, diverge, momentum, weight_decay, optimizer, progress)
+
+
+def _check_loader(train_loader) -> None:
+    if not isinstance(train_loader, Loader):
+        raise ValueError("train_loader must be a superconv_lib.data.Loader (build one with "
+                         "data.Loader(x, y, batch_size)).")
+    if len(train_loader) == 0:
+        raise ValueError("train_loader is empty (0 iterations per epoch): use a smaller batch_size "
+                         "or more images.")
+
+
+def _check_eval_data(eval_data) -> None:
+    pair = isinstance(eval_data, (tuple, list)) and len(eval_data) == 2
+    if eval_data is not None and not (isinstance(eval_data, Loader) or pair):
+        raise ValueError("eval_data must be an (images, labels) tuple from data.load, or a Loader.")
+
+
+def _check_sweep(smooth, diverge, momentum, weight_decay) -> None:
+    """The settings a sweep shares with the indicator's (checked at either public entry)."""
+    if not 0 <= smooth < 1:
+        raise ValueError(f"smooth (the EMA beta) must be in [0, 1), got {smooth!r}; 0.98 is "
+                         "fastai's default, 0 turns smoothing off.")
+    if not diverge > 1:
+        raise ValueError(f"diverge must be > 1 (a multiple of the best smoothed loss), got "
+                         f"{diverge!r}; 4 is usual, math.inf turns the check off.")
     if momentum is not None and not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1) or None, got {momentum!r}.")
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}.")
 
-    sweep = schedules.exp_range_test if mode == "exp" else schedules.linear_range
 
-    def lr_at(step: int) -> float:
-        return sweep(step, num_iter, start_lr, end_lr)
-
+def _range_test(model: nn.Module, train_loader: Loader, start_lr: float, end_lr: float,
+                num_iter: int, mode: str, metric: str, eval_data, eval_every: int | None,
+                smooth: float, diverge: float, momentum: float | None, weight_decay: float,
+                optimizer: torch.optim.Optimizer | None, progress: bool) -> "RangeTest":
+    """:func:`range_test` on arguments already checked (the indicator calls it too)."""
+    sweep = schedules.exp_sweep if mode == "exp" else schedules.linear_sweep
+    lr_at = sweep(num_iter, start_lr, end_lr)
     watch = _Watch(smooth, diverge)
     with preserved_state(model, optimizer, train_loader):
         hist = train.fit(model, train_loader, steps=num_iter, lr=lr_at, momentum=momentum,
@@ -446,102 +464,10 @@ class RangeTest:
     def plot(self, ax=None, *, what: str | None = None, log: bool | None = None,
              raw: bool = True, suggestions: bool = True, label: str | None = None,
              color: str = "C0"):
-        """Draw the curve against the learning rate, every suggestion marked and labelled.
-
-        ``what``: ``"loss"`` (raw training loss, faint, and the smoothed loss), ``"accuracy"`` (eval
-        accuracy and loss at the eval points, with Smith's ``acc_bounds`` shaded) or ``"both"`` (the
-        accuracy on a twin axis). Default: ``"both"`` when accuracy was measured, else ``"loss"``.
-        ``log`` (x axis on a log scale) defaults to True for ``mode="exp"`` and False for Smith's
-        linear sweep. ``raw=False`` hides the unsmoothed loss, ``suggestions=False`` the markers;
-        ``label`` and ``color`` name and colour the loss curve, so several tests can share one Axes.
-        Returns the Axes (a ``(loss_ax, acc_ax)`` pair for ``"both"``).
-        """
-        from . import plots
-        if what is None:
-            what = "both" if self.eval_points else "loss"
-        if what not in ("loss", "accuracy", "both"):
-            raise ValueError(f"what must be 'loss', 'accuracy' or 'both', got {what!r}.")
-        if what != "loss" and not self.eval_points:
-            raise ValueError("no accuracy was measured: run range_test with eval_data (or "
-                             "metric='accuracy') to plot it.")
-        if ax is None:
-            _, (ax,) = plots.new_axes(width=7 if what == "both" else 5.5)
-        if log is None:
-            log = self.mode == "exp"
-        sug = self.suggestions() if suggestions else {}
-        if log:
-            ax.set_xscale("log")   # before drawing, so lr = 0 points are left out
-        drawn = [ax]
-        if what in ("loss", "both"):
-            self._plot_loss(ax, raw, sug, label, color)
-        if what in ("accuracy", "both"):
-            acc_ax = ax.twinx() if what == "both" else ax
-            drawn += [acc_ax] if acc_ax is not ax else []
-            drawn += self._plot_accuracy(acc_ax, sug, eval_loss=what == "accuracy")
-        ax.set_xlabel("learning rate" + (" (log scale)" if log else ""))
-        ax.grid(alpha=0.3)
-        title = f"LR range test ({self.mode} sweep, {len(self)} iterations)"
-        if self.diverged:
-            title += f", stopped at lr={self.lrs[-1]:.3g}"
-        ax.set_title(title, fontsize=10)
-        # one legend for all twin axes, under the plot so it never hides the curve
-        handles, labels = [], []
-        for a in drawn:
-            h, lab = a.get_legend_handles_labels()
-            handles += h
-            labels += lab
-        plots.legend_below(ax, handles, labels)
-        return (ax, drawn[1]) if what == "both" else ax
-
-    def _plot_loss(self, ax, raw: bool, sug: dict, label: str | None, color: str) -> None:
-        shared = bool(ax.lines)                  # another test already drew here: widen, not reset
-        pos = self.lrs > 0 if ax.get_xscale() == "log" else np.ones(len(self.lrs), bool)
-        ok = np.isfinite(self.losses) & pos
-        if raw:
-            ax.plot(self.lrs[ok], self.losses[ok], color=color, alpha=0.3, lw=0.8,
-                    label=f"{label}: raw" if label else "train loss (raw)")
-        if label is None:
-            label = f"smoothed (EMA β={self.smooth:g})" if self.smooth else "train loss"
-        oks = np.isfinite(self.smoothed) & pos
-        ax.plot(self.lrs[oks], self.smoothed[oks], color=color, lw=1.8, label=label)
-        ax.set_ylabel("training loss (cross-entropy)")
-        # the diverged tail would squash the interesting part: cap the y range
-        s = self.smoothed[oks]
-        if len(s) > 7:
-            core = s[:-5] if self.diverged else s      # the tail that triggered the stop
-            upto = len(self.lrs) - (5 if self.diverged else 0)
-            lo = (np.r_[s, self.losses[:upto][ok[:upto]]] if raw else s).min()
-            hi = core.max()
-            bottom, top = max(0.0, lo - 0.05 * (hi - lo)), hi + 0.3 * (hi - lo) + 1e-9
-            if shared:
-                bottom, top = min(bottom, ax.get_ylim()[0]), max(top, ax.get_ylim()[1])
-            ax.set_ylim(bottom, top)
-        markers = {"steepest": ("v", "C3"), "valley": ("o", "C2"), "min_div_10": ("s", "C1")}
-        for name, (m, c) in markers.items():
-            lr = sug.get(name)
-            if lr is None:
-                continue
-            y = np.interp(np.log10(lr), np.log10(self.lrs[oks & (self.lrs > 0)]),
-                          self.smoothed[oks & (self.lrs > 0)])
-            ax.plot([lr], [y], m, color=c, ms=8, zorder=5, label=f"{name}: {lr:.2e}")
-            ax.axvline(lr, color=c, lw=0.8, ls=":")
-
-    def _plot_accuracy(self, ax, sug: dict, eval_loss: bool) -> list:
-        lr = np.array([p.lr for p in self.eval_points])
-        acc = 100 * np.array([p.accuracy for p in self.eval_points])
-        ax.plot(lr, acc, marker=".", color="C4", label="eval accuracy")
-        ax.set_ylabel("eval accuracy (%)", color="C4")
-        bounds = sug.get("acc_bounds")
-        if bounds is not None:
-            ax.axvspan(*bounds, color="C4", alpha=0.12,
-                       label=f"acc_bounds: {bounds[0]:.2e}..{bounds[1]:.2e}")
-        if not eval_loss:
-            return []
-        ax2 = ax.twinx()
-        ax2.plot(lr, [p.loss for p in self.eval_points], ls="--", marker=".", color="C7",
-                 lw=0.8, label="eval loss")
-        ax2.set_ylabel("eval loss", color="C7")
-        return [ax2]
+        """The curve against the learning rate, every suggestion marked (see
+        :func:`superconv_lib.plots.range_test`)."""
+        return plots.range_test(self, ax, what=what, log=log, raw=raw, suggestions=suggestions,
+                                label=label, color=color)
 
     def to_csv(self, path: str | None = None) -> str:
         """Per-iteration rows ``step, lr, loss, smoothed, eval_loss, eval_accuracy`` (the eval

@@ -25,9 +25,8 @@ once, and a lock on the table serialises its rebuilds.
 Runners: ``"local"`` (one config after the other, in this process) and ``"ray"``: the same configs
 as Ray Tune trials, one per GPU, on this machine or a Ray cluster (``pip install -e ".[ray]"``).
 
-The seeds' grids are here as data: :func:`seed_table1` (Bachmann & Allemann, "Experiments on
-Super-Convergence", EPFL CS-439: ResNet-18 on CIFAR-10, Table I), :func:`seed_adam` (their Adam
-baseline) and :func:`smith_grid` (Smith & Topin's ResNet-56 sensitivity runs).
+The papers' grids are data in :mod:`superconv_lib.experiments` (``epfl_table1``, ``epfl_adam``,
+``smith_grid``); the figures are ``plots.sweep_schedules`` and ``plots.sweep_curves``.
 """
 from __future__ import annotations
 
@@ -48,13 +47,12 @@ from filelock import FileLock, Timeout
 from . import _validate as V
 from ._files import atomic_write
 from . import config as _config
-from . import data, models, schedules, train
+from . import data, models, plots, schedules, train
 from .train import History
 
 __all__ = ["DEFAULTS", "RUNNERS", "SCHEDULES", "normalize_config", "config_hash", "schedule_of",
            "run_config", "run_sweep", "read_results", "load_history", "load_histories",
-           "format_results", "plot_curves", "plot_schedules", "ray_available", "seed_table1",
-           "seed_adam", "smith_grid", "SMITH_GRIDS", "SEED_TABLE1", "COLUMNS"]
+           "format_results", "schedule_curves", "ray_available", "COLUMNS"]
 
 DEFAULTS: dict = {
     "name": None,            # label in tables and plots (not part of the hash)
@@ -203,7 +201,7 @@ def schedule_of(cfg: Mapping, total_steps: int) -> Callable[[int], tuple[float, 
     kw = dict(max_lr=c["lr_max"], div=c["lr_max"] / c["lr_min"], pct_start=(1 - pct_anneal) / 2,
               pct_anneal=pct_anneal, final_div=c["final_div"], moms=(c["mom_max"], c["mom_min"]),
               shape=c["shape"])
-    return schedules.one_cycle_schedule(max(2, int(total_steps)), **kw)
+    return schedules.one_cycle(max(2, int(total_steps)), **kw)
 
 
 def _model_for(c: dict) -> torch.nn.Module:
@@ -216,7 +214,7 @@ def _model_for(c: dict) -> torch.nn.Module:
 
 def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
                progress: bool = False, callbacks: Sequence[object] = (),
-               fast: str | None = None) -> History:
+               step_path: str = "auto") -> History:
     """Run one config: the single place where a config becomes a run.
 
     Seeds everything with ``seed``, loads ``dataset`` (``train_limit``/``test_limit`` images, class
@@ -225,7 +223,7 @@ def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
     or ``steps`` iterations, evaluating on the test split every ``eval_every`` iterations (default:
     once per epoch). Returns the History (``label`` = the config's name; ``info["config"]`` = the
     normalised config). Raises ``train.TrainingDiverged`` if the loss becomes NaN.
-    ``callbacks`` and ``fast`` go to ``train.fit`` (e.g. a timer in ``benchmarks/``).
+    ``callbacks`` and ``step_path`` go to ``train.fit`` (e.g. a timer in ``benchmarks/``).
     """
     c = normalize_config(cfg)
     dev = torch.device(device) if device is not None else _config.device()
@@ -238,7 +236,8 @@ def run_config(cfg: Mapping, *, device: "torch.device | str | None" = None,
     hist = train.fit(model, loader, steps=steps, lr=schedule_of(c, steps),
                      weight_decay=c["weight_decay"], optimizer=c["optimizer"],
                      nesterov=c["nesterov"], eval_data=(xt, yt), eval_every=c["eval_every"],
-                     progress=progress, label=c["name"], callbacks=callbacks, fast=fast)
+                     progress=progress, label=c["name"], callbacks=callbacks,
+                     step_path=step_path)
     hist.info["config"] = c
     return hist
 
@@ -272,7 +271,7 @@ def _row(c: dict, h: str, status: str, hist: History | None, device: str) -> dic
            "wall_time": hist.wall_time if hist is not None else 0.0, "device": device,
            # how fit ran the step and in which arithmetic (train.fit's History.info): on a GPU
            # the precision is probed, so a row says which one its numbers come from
-           "step_path": hist.info.get("fast") if hist is not None else None,
+           "step_path": hist.info.get("step_path") if hist is not None else None,
            "precision": hist.info.get("precision") if hist is not None else None}
     row.update({k: v for k, v in c.items() if k != "name"})
     return row
@@ -634,7 +633,7 @@ def _run_ray(todo: list[dict], out: Path, *, ray_address: str | None,
 
 
 # ----------------------------------------------------------------------------------------------
-# Reading back, tables, figures
+# Reading back, tables, the schedules for a figure
 
 
 def load_history(out_dir: "str | Path", cfg: "Mapping | str") -> History:
@@ -706,192 +705,24 @@ def format_results(rows: Sequence[Mapping], *, columns: Sequence[str] = (
     return "\n".join([line(head)] + [line(b) for b in body])
 
 
-def plot_schedules(configs: Sequence[Mapping], *, points_per_epoch: int = 20, axes=None):
-    """Learning rate (log axis) and momentum vs epoch for each config, as :func:`schedule_of` makes
-    them. A schedule depends only on the fraction of the run done, so it is drawn at
-    ``points_per_epoch`` points per epoch (the real run has one value per iteration). Configs given
-    in ``steps`` are drawn against iterations / 1000 instead. Returns the two axes."""
-    from . import plots
+def schedule_curves(configs: Sequence[Mapping], *, points_per_epoch: int = 20
+                    ) -> "dict[str, plots.Curve]":
+    """Each config's learning rate and momentum as :func:`schedule_of` makes them, sampled for
+    :func:`superconv_lib.plots.sweep_schedules`: ``{name: Curve(x, lr, momentum, unit)}``.
+
+    A schedule depends only on the fraction of the run done, so it is sampled at
+    ``points_per_epoch`` points per epoch (the real run has one value per iteration); a config
+    given in ``steps`` is drawn against iterations / 1000 instead of epochs."""
     if not configs:
         raise ValueError("no configs to plot.")
-    if axes is None:
-        _, axes = plots.new_axes(2, width=6.5, height=3.6)
-    ax_lr, ax_mom = axes
-    unit = "epoch"
-    for i, cfg in enumerate(configs):
+    out = {}
+    for cfg in configs:
         c = normalize_config(cfg)
-        length = c["epochs"] if c["epochs"] is not None else c["steps"] / 1000
-        if c["epochs"] is None:
-            unit = "iteration / 1000"
+        in_epochs = c["epochs"] is not None
+        length = c["epochs"] if in_epochs else c["steps"] / 1000
         n = max(2, round(length * points_per_epoch))
         fn = schedule_of(c, n)
-        vals = np.array([fn(s) for s in range(n)])
-        x = np.arange(n) / points_per_epoch
-        ax_lr.plot(x, vals[:, 0], color=f"C{i % 10}", lw=1.2, label=c["name"])
-        ax_mom.plot(x, vals[:, 1], color=f"C{i % 10}", lw=1.2)
-    ax_lr.set_yscale("log")
-    ax_lr.set_xlabel(unit)
-    ax_lr.set_ylabel("learning rate")
-    ax_lr.grid(alpha=0.3)
-    ax_lr.legend(fontsize=7)
-    ax_mom.set_xlabel(unit)
-    ax_mom.set_ylabel("momentum (Adam: beta1)")
-    ax_mom.grid(alpha=0.3)
-    return ax_lr, ax_mom
-
-
-def _epoch_means(h: History) -> tuple[np.ndarray, np.ndarray]:
-    """Training loss averaged over each complete epoch, at epochs 1, 2, ... (a run shorter than
-    one epoch: its mean, at its fraction of an epoch)."""
-    loss = np.asarray(h.loss, dtype=float)
-    spe = h.steps_per_epoch
-    n = len(loss) // spe
-    if len(loss) == 0:
-        return np.array([]), np.array([])
-    if n == 0:
-        return np.array([len(loss) / spe]), np.array([loss.mean()])
-    return np.arange(1, n + 1, dtype=float), loss[:n * spe].reshape(n, spe).mean(axis=1)
-
-
-def plot_curves(histories: "Mapping[str, History]", *, x: str = "epoch", axes=None,
-                title: str | None = None):
-    """The seed's curves figure: test accuracy (%) and loss for every run of a grid, against
-    ``x`` = ``"epoch"`` or ``"step"`` (iterations).
-
-    Left: test accuracy at each evaluation. Right: test loss (dashed, at the evaluations) and the
-    training loss averaged over each epoch (solid), on a log axis when it spans decades. Returns
-    the two axes."""
-    from matplotlib.lines import Line2D
-
-    from . import plots
-    if x not in ("epoch", "step"):
-        raise ValueError(f"x must be 'epoch' or 'step' (iterations), got {x!r}.")
-    if not histories:
-        raise ValueError("no histories to plot: run the sweep first (load_histories reads them).")
-    if axes is None:
-        _, axes = plots.new_axes(2, width=6.5, height=4.2)
-    ax_acc, ax_loss = axes
-    all_loss = []
-    for i, (name, h) in enumerate(histories.items()):
-        color = f"C{i % 10}"
-        if h.evals:
-            ax_acc.plot(h.eval_array(x), 100 * h.eval_array("accuracy"), color=color, lw=1.2,
-                        label=name)
-            ax_loss.plot(h.eval_array(x), h.eval_array("loss"), color=color, ls="--", lw=1)
-        ep, tl = _epoch_means(h)
-        ok = np.isfinite(tl)
-        scale = h.steps_per_epoch if x == "step" else 1
-        ax_loss.plot(ep[ok] * scale, tl[ok], color=color, lw=1.2)
-        all_loss += [tl[ok], h.eval_array("loss")]
-    xlabel = "epoch" if x == "epoch" else "iteration"
-    ax_acc.set_xlabel(xlabel)
-    ax_acc.set_ylabel("test accuracy (%)")
-    ax_acc.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7)
-    ax_loss.set_xlabel(xlabel)
-    ax_loss.set_ylabel("loss (cross-entropy)")
-    ax_loss.legend(handles=[Line2D([], [], color="k", lw=1.2, label="train (mean over each epoch)"),
-                            Line2D([], [], color="k", lw=1, ls="--", label="test")], fontsize=7)
-    v = np.concatenate(all_loss) if all_loss else np.array([])
-    v = v[np.isfinite(v) & (v > 0)]
-    if len(v) and v.max() / v.min() >= 20:
-        ax_loss.set_yscale("log")
-    ax_loss.grid(alpha=0.3)
-    if title:
-        ax_acc.figure.suptitle(title)
-    return ax_acc, ax_loss
-
-
-# ----------------------------------------------------------------------------------------------
-# The seeds' grids
-
-
-SEED_TABLE1 = (
-    # lr_min, lr_max, mom_min, mom_max, anneal %, epochs, validation accuracy % (their Table I)
-    (0.001, 0.01, 0.85, 0.95, 10, 90, 84.42),
-    (0.001, 0.01, 0.85, 0.95, 50, 90, 85.00),
-    (0.01, 0.1, 0.85, 0.95, 10, 70, 88.13),
-    (0.001, 0.01, 0.9, 0.9, 10, 90, 84.29),
-    (0.01, 0.1, 0.9, 0.9, 10, 70, 88.65),
-    (0.001, 0.1, 0.85, 0.95, 10, 90, 88.78),
-    (0.01, 0.01, 0.9, 0.9, 10, 50, 85.12),
-    (0.1, 3.0, 0.85, 0.95, 10, 50, 80.18),
-)
-"""Bachmann & Allemann's Table I: ResNet-18 on CIFAR-10, no augmentation, weight decay 5e-4."""
-
-_SEED_BASE = {"model": "resnet18", "dataset": "cifar10", "optimizer": "sgd", "weight_decay": 5e-4,
-              "augment": None, "final_div": 100.0}
-
-
-def seed_table1(*, batch_size: int = 128, **overrides) -> list[dict]:
-    """The seed's Table I as configs, one per row, with the seed's accuracy as ``target``.
-
-    Batch size 128 is the seed's code's (``DataLoader(trainset, batch_size=128)`` in their
-    ``super_convergence.py``; the report does not state it), i.e. 390 iterations per epoch on the
-    50,000 training images. ``overrides`` replace keys in every config (e.g. a quick-mode model)."""
-    rows = []
-    for lo, hi, mlo, mhi, anneal, epochs, acc in SEED_TABLE1:
-        name = f"{lo:g}-{hi:g} | m {mlo:g}-{mhi:g} | {anneal:g}% | {epochs}ep"
-        rows.append({**_SEED_BASE, "name": name, "target": acc / 100, "batch_size": batch_size,
-                     "epochs": epochs, "schedule": "one_cycle", "lr_min": lo, "lr_max": hi,
-                     "mom_min": mlo, "mom_max": mhi, "anneal_pct": anneal, **overrides})
-    return rows
-
-
-def seed_adam(*, batch_size: int = 128, **overrides) -> dict:
-    """The seed's baseline: Adam, lr 1e-3, betas (0.9, 0.999), L2 weight decay 5e-4, 90 epochs at a
-    constant lr; 83.54 % validation accuracy (it stops improving after about epoch 10)."""
-    return {**_SEED_BASE, "name": "Adam 1e-3", "target": 0.8354, "batch_size": batch_size,
-            "epochs": 90, "optimizer": "adam", "schedule": "constant", "lr_min": 1e-3,
-            "lr_max": 1e-3, "mom_min": 0.9, "mom_max": 0.9, "anneal_pct": 0, **overrides}
-
-
-# Smith & Topin's ResNet-56 runs, from the Caffe logs in github.com/lnsmith54/super-convergence
-# (Results/clr3SS5k*): CLR 0.1 -> 3 -> 0.1 with a stepsize of 5,000 iterations, 10,000 iterations,
-# total batch 1,000 (8 GPUs x 125), momentum 0.9, weight decay 1e-4, mirror augmentation; final
-# test accuracy at iteration 10,000. The batch-size runs have no log there: no target.
-SMITH_GRIDS: dict[str, tuple[str, tuple]] = {
-    "weight_decay": ("weight_decay", ((1e-3, 0.09952), (1e-4, 0.9244), (1e-5, 0.8828),
-                                      (1e-6, 0.87252))),
-    "momentum": ("momentum", ((0.8, 0.91856), (0.85, 0.92288), (0.9, 0.9244), (0.95, 0.90744))),
-    "train_size": ("train_limit", ((10_000, 0.80592), (20_000, 0.87924), (30_000, 0.89644),
-                                   (40_000, 0.91104), (50_000, 0.9244))),
-    "batch_size": ("batch_size", ((256, None), (512, None), (1000, 0.9244), (1536, None))),
-}
-"""Smith & Topin's sensitivity grids: kind -> (config key, ((value, final test accuracy), ...))."""
-
-_SMITH_BASE = {"model": "resnet56", "dataset": "cifar10", "batch_size": 1000, "steps": 10_000,
-               "optimizer": "sgd", "schedule": "one_cycle", "lr_min": 0.1, "lr_max": 3.0,
-               "mom_min": 0.9, "mom_max": 0.9, "anneal_pct": 0.0, "weight_decay": 1e-4,
-               "augment": "flip", "eval_every": 100}
-
-
-def smith_grid(kind: str = "weight_decay", *, values: Sequence | None = None,
-               **overrides) -> list[dict]:
-    """One of Smith & Topin's ResNet-56 sensitivity grids as configs (``kind`` in ``SMITH_GRIDS``:
-    weight_decay, momentum, train_size, batch_size), with the authors' logged accuracy as target.
-
-    The schedule is their CLR run: one triangular cycle 0.1 -> 3 -> 0.1 over 10,000 iterations
-    (stepsize 5,000; in our terms 1cycle with anneal_pct=0 and constant momentum), batch 1,000.
-    ``values`` picks a subset of the grid's values; ``overrides`` replace keys in every config."""
-    if kind not in SMITH_GRIDS:
-        raise ValueError(f"kind must be one of {sorted(SMITH_GRIDS)}, got {kind!r}.")
-    key, grid = SMITH_GRIDS[kind]
-    if values is not None:
-        known = [v for v, _ in grid]
-        bad = [v for v in values if v not in known]
-        if bad:
-            raise ValueError(f"values {bad} are not in the {kind} grid {known}.")
-        grid = tuple((v, t) for v, t in grid if v in values)
-    out = []
-    for v, target in grid:
-        cfg = {**_SMITH_BASE, "target": target}
-        if key == "momentum":
-            cfg.update(mom_min=v, mom_max=v)
-        elif key == "train_limit":
-            cfg["train_limit"] = None if v == 50_000 else v
-        else:
-            cfg[key] = v
-        cfg["name"] = f"{kind} {v:g}"
-        out.append({**cfg, **overrides})
+        vals = np.array([fn(s) for s in range(n)], dtype=float)
+        out[c["name"]] = plots.Curve(np.arange(n) / points_per_epoch, vals[:, 0], vals[:, 1],
+                                     "epoch" if in_epochs else "iteration / 1000")
     return out

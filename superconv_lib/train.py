@@ -1,34 +1,43 @@
-"""fit(): the one training loop. Every experiment in the course is this loop plus a schedule and
-callbacks — the LR range test, the super-convergence indicator and the Hessian-free estimate too.
+"""The one training step, and fit(): the loop that runs it. Every experiment in the course is this
+loop plus a schedule and callbacks — the LR range test, the super-convergence indicator and the
+Hessian-free estimate too — and :func:`runs` trains several schedules from the same seed on the
+same batches.
 
 Why it is fast: batches come from device tensors (``data.Loader``); the per-step loss is written
 into a device buffer and read back in chunks (every ``read_every`` steps and at eval points), so the
-step loop never waits for the GPU; channels_last on CUDA; and on a GPU each step is replayed as one
-CUDA graph in bf16 or TF32, whichever a short probe finds faster (``superconv_lib.fast``).
+step loop never waits for the GPU; bf16 autocast and channels_last on CUDA; and on a GPU the step
+is replayed as one CUDA graph (:mod:`superconv_lib.fast`).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import math
 import numbers
 import time
-from typing import Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
+import warnings
+from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import _validate as V
-from . import config
-from . import fast as _fast
+from . import config, fast, plots, schedules
 from .data import Loader
 
-__all__ = ["fit", "evaluate", "train_step", "History", "EvalPoint", "Loop", "Callback",
-           "TrainingDiverged", "compare", "make_optimizer", "named_runs"]
+__all__ = ["fit", "evaluate", "train_step", "runs", "table", "make_optimizer", "History",
+           "EvalPoint", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS", "PRECISIONS",
+           "STEP_PATHS"]
 
 Schedule = Callable[[int], "float | tuple[float, float]"]
+OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "adagrad", "adadelta")
+PRECISIONS = ("bf16", "fp32")
+STEP_PATHS = ("auto", "graph", "eager")
 
 
 class EvalPoint(NamedTuple):
@@ -147,7 +156,6 @@ class History:
 
     def plot(self, **kwargs):
         """Loss vs step and accuracy vs epoch (see :func:`superconv_lib.plots.history`)."""
-        from . import plots
         return plots.history(self, **kwargs)
 
 
@@ -173,47 +181,87 @@ class Callback(Protocol):
     """
 
 
-def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
-                   weight_decay: float, nesterov: bool = False) -> torch.optim.Optimizer:
-    """SGD with (heavy-ball) momentum and L2 weight decay as in Caffe, or Adam/AdamW (momentum is
-    then beta1)."""
-    lr = V.non_negative(lr, "lr", "make_optimizer")
-    momentum = V.momentum(momentum, "momentum", "make_optimizer")
-    weight_decay = V.non_negative(weight_decay, "weight_decay", "make_optimizer")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                               nesterov=nesterov)
-    if name in ("adam", "adamw"):
-        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer, got {name!r}.")
-
-
-def _default_precision(device: torch.device) -> str:
-    # bf16 on CUDA halves activation traffic with no loss scaling needed; the CPU stays fp32.
-    return "bf16" if device.type == "cuda" else "fp32"
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    # bf16 has fp32's exponent range, so unlike fp16 it needs no loss scaling; autocast runs the
+    # convolutions and matmuls in bf16 and keeps the weights, the loss and the update in fp32.
+    # cache_enabled=False: a CUDA graph must not keep autocast's cached weight casts (made outside
+    # its memory pool), and each step enters autocast afresh anyway.
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
-               yb: torch.Tensor, precision: str | None = None) -> torch.Tensor:
-    """One SGD iteration, eagerly: forward, cross-entropy, backward, optimizer step. Returns the
-    loss as a 0-d device tensor (no host sync). ``precision``: ``"bf16"``, ``"tf32"`` or
-    ``"fp32"`` (see :mod:`superconv_lib.fast`; default bf16 on CUDA, fp32 elsewhere)."""
-    precision = precision or _default_precision(xb.device)
-    _check_chosen(precision, xb.device)
-    with _fast.precision_flags(xb.device, precision):
-        return _fast.eager_step(model, optimizer, xb, yb, precision)
+               yb: torch.Tensor, precision: str | None = None,
+               update: Callable[[], None] | None = None) -> torch.Tensor:
+    """One iteration on one mini-batch: forward, cross-entropy loss, backward, update. Returns the
+    loss as a 0-d device tensor (no host sync). ``precision``: ``"bf16"`` (autocast) or
+    ``"fp32"``; None: bf16 on CUDA, fp32 elsewhere. ``update`` replaces ``optimizer.step()``: the
+    CUDA-graph path passes the same SGD update written on device tensors
+    (:mod:`superconv_lib.fast`), and captures this very function."""
+    with _autocast(xb.device, precision or _default_precision(xb.device)):
+        loss = F.cross_entropy(model(xb), yb)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if update is None:
+        optimizer.step()
+    else:
+        update()
+    return loss.detach()
 
 
-def _check_chosen(precision: str, device: torch.device) -> None:
-    if precision == "auto":
-        raise ValueError("precision='auto' is chosen by fit (a timed probe); here give 'bf16', "
-                         "'tf32' or 'fp32'.")
-    _fast.check_precision(precision, device)
+def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
+                   weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizers Smith & Topin compare, over ``model``'s trainable parameters: ``"sgd"``
+    (heavy-ball momentum, L2 weight decay as in Caffe), ``"nesterov"`` (SGD with Nesterov
+    momentum), ``"adam"`` and ``"adamw"`` (``momentum`` is beta1), ``"adagrad"`` and
+    ``"adadelta"`` (no momentum: ``momentum`` is not used)."""
+    lr = V.non_negative(lr, "lr", "make_optimizer")
+    momentum = V.momentum(momentum, "momentum", "make_optimizer")
+    weight_decay = V.non_negative(weight_decay, "weight_decay", "make_optimizer")
+    _check_optimizer_name(name, momentum)
+    return _make_optimizer(model, name, lr, momentum, weight_decay)
 
 
-@torch.no_grad()
+def _check_optimizer_name(name, momentum: float) -> None:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a "
+                         f"torch.optim.Optimizer, got {name!r}.")
+    if name == "nesterov" and momentum == 0:
+        raise ValueError("optimizer 'nesterov' needs a momentum > 0 (Nesterov's look-ahead is "
+                         "along the momentum); e.g. momentum=0.9, or use 'sgd'.")
+
+
+def _make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
+                    weight_decay: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if name in ("sgd", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                               nesterov=name == "nesterov")
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    cls = torch.optim.Adagrad if name == "adagrad" else torch.optim.Adadelta
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+def _default_precision(device: torch.device) -> str:
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def _check_precision(precision, device: torch.device) -> str:
+    precision = _default_precision(device) if precision is None else precision
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} (or None: bf16 on CUDA, fp32 "
+                         f"elsewhere), got {precision!r}.")
+    if precision == "bf16" and device.type not in ("cuda", "cpu"):
+        raise ValueError(f"precision='bf16' autocasts on CUDA and the CPU; on {device.type} use "
+                         "'fp32'.")
+    return precision
+
+
 def evaluate(model: nn.Module, data: "tuple[torch.Tensor, torch.Tensor] | Loader", *,
              normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
              batch_size: int = 1000, precision: str | None = None) -> tuple[float, float]:
@@ -221,20 +269,23 @@ def evaluate(model: nn.Module, data: "tuple[torch.Tensor, torch.Tensor] | Loader
     from ``data.load`` (normalised with ``normalize``, e.g. the train loader's) or a ``Loader``.
     Sums stay on the device; one host read at the end. ``precision`` as in ``fit`` (default bf16
     on CUDA, fp32 elsewhere)."""
+    dev = next(model.parameters()).device
+    return _evaluate(model, data, normalize, batch_size, _check_precision(precision, dev))
+
+
+@torch.no_grad()
+def _evaluate(model, data, normalize, batch_size: int, precision: str) -> tuple[float, float]:
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     total = torch.zeros(2, dtype=torch.float64, device=dev)
     n = 0
-    precision = precision or _default_precision(dev)
-    _check_chosen(precision, dev)
-    with _fast.precision_flags(dev, precision):
-        for xb, yb in _eval_batches(data, normalize, batch_size):
-            with _fast.autocast(xb.device, precision):
-                out = model(xb)
-            total[0] += F.cross_entropy(out.float(), yb, reduction="sum")
-            total[1] += (out.argmax(1) == yb).sum()
-            n += len(yb)
+    for xb, yb in _eval_batches(data, normalize, batch_size):
+        with _autocast(xb.device, precision):
+            out = model(xb)
+        total[0] += F.cross_entropy(out.float(), yb, reduction="sum")
+        total[1] += (out.argmax(1) == yb).sum()
+        n += len(yb)
     model.train(was_training)
     if n == 0:
         raise ValueError("evaluate: the evaluation data is empty.")
@@ -288,26 +339,28 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
         weight_decay: float = 5e-4, optimizer: "str | torch.optim.Optimizer" = "sgd",
         nesterov: bool = False, eval_data=None, eval_every: int | None = None,
         callbacks: Sequence[object] = (), progress: bool = True, read_every: int | None = None,
-        label: str = "", fast: str | None = None, precision: str | None = None) -> History:
-    """Train ``model`` for ``steps`` iterations (or ``epochs`` × iterations per epoch).
+        label: str = "", step_path: str = "auto", precision: str | None = None) -> History:
+    """Train ``model`` for ``steps`` iterations (or ``epochs`` × iterations per epoch), one
+    :func:`train_step` per iteration.
 
     ``lr`` is a number or a function of the step (iteration index, from 0); a function returning
     ``(lr, momentum)`` — like :func:`schedules.one_cycle` — sets both, which is how 1cycle's
     *cyclical momentum* is applied. ``momentum`` may also be a function. With ``eval_data`` the model
     is evaluated every ``eval_every`` iterations (default: once per epoch) and at the end.
-    ``optimizer`` is ``"sgd"`` (Caffe-style momentum and L2 ``weight_decay``), ``"adam"``,
-    ``"adamw"`` or an optimizer over the model's parameters (its own weight decay is kept).
+    ``optimizer`` is one of ``OPTIMIZERS`` (see :func:`make_optimizer`; ``nesterov=True`` is
+    ``"nesterov"``) or an optimizer over the model's parameters (its own weight decay is kept).
+    Adagrad and Adadelta have no momentum: a constant ``momentum`` is then not used (History
+    records NaN) and a momentum schedule is an error.
 
     Losses are read back every ``read_every`` iterations (default: once per epoch); a NaN/inf loss
     then raises :class:`TrainingDiverged` naming the step and lr, unless a callback stopped the run.
 
-    ``fast`` picks how a step runs (``"auto"``: one CUDA graph per step on a GPU, eager elsewhere)
-    and ``precision`` its arithmetic (``"auto"``: bf16 or TF32 by a timed probe on a GPU, fp32
-    elsewhere); see :mod:`superconv_lib.fast`. Left out, they come from ``SUPERCONV_FAST`` and
-    ``SUPERCONV_PRECISION`` (default ``"auto"``; see :mod:`superconv_lib.config`). ``History.info`` records ``fast``, ``fast_reason``,
-    ``precision``, ``precision_reason`` and ``setup_s`` (probe and capture, not in ``wall_time``).
-    At one precision, every ``fast`` path trains to the same numbers up to floating-point
-    rounding; bf16 and TF32 differ by more (pass ``precision=`` to pin it).
+    Speed, two knobs: ``precision`` is ``"bf16"`` (autocast) or ``"fp32"``, by default bf16 on
+    CUDA and fp32 elsewhere; ``step_path="auto"`` replays the step as one CUDA graph when it can
+    (CUDA, plain SGD, one batch shape; see :mod:`superconv_lib.fast`), else runs it eagerly;
+    ``"graph"`` insists (an error if it cannot) and ``"eager"`` never graphs. Both paths train
+    to the same numbers up to floating-point rounding. ``History.info`` records ``step_path``,
+    ``step_path_reason``, ``precision`` and ``setup_s`` (the capture, not in ``wall_time``).
 
     Every argument is checked before training starts (a ``ValueError`` naming it: ``steps`` an
     int, ``epochs`` finite, ``lr`` finite and >= 0, ``momentum`` in [0, 1), ``weight_decay``
@@ -315,6 +368,7 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
     an lr that is not finite and >= 0, or a momentum outside [0, 1), stops the run with a
     ``ValueError`` naming the step.
     """
+    # ---- every argument checked here, once; nothing below checks again
     if not isinstance(train_loader, Loader):
         raise ValueError("train_loader must be a superconv_lib.data.Loader (device-resident batches).")
     spe = len(train_loader)
@@ -338,53 +392,40 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
                                   hint="; typical values are 1e-4 to 5e-4, or 0 for none")
     if not isinstance(nesterov, (bool, np.bool_)):
         raise ValueError(f"nesterov must be True or False, got {nesterov!r:.60}.")
-    fast = config.fast_path() if fast is None else fast
-    precision = config.precision() if precision is None else precision
-    if fast not in _fast.PATHS:
-        raise ValueError(f"fast must be one of {_fast.PATHS}, got {fast!r}.")
-    _fast.check_precision(precision, train_loader.device)
+    if step_path not in STEP_PATHS:
+        raise ValueError(f"step_path must be one of {STEP_PATHS}, got {step_path!r}.")
+    dev = train_loader.device
+    precision = _check_precision(precision, dev)
     lr_fn = _as_schedule(lr, "lr")
     if lr_fn is None:
         raise ValueError("lr is required: a number or a function of the step.")
     mom_fn = _as_schedule(momentum, "momentum")
-    eval_every = eval_every or spe
-    read_every = read_every or spe
-
-    dev = train_loader.device
-    model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
     lr0, mom0 = _lr_mom(lr_fn, mom_fn, 0)
-    if isinstance(optimizer, str):
-        opt = make_optimizer(model, optimizer, lr0, 0.0 if math.isnan(mom0) else mom0,
-                             weight_decay, nesterov)
-    elif isinstance(optimizer, torch.optim.Optimizer):
-        opt = optimizer
-        for g in opt.param_groups:  # what fit does not overwrite is trained with as it is
-            if math.isnan(mom0) and ("momentum" in g or "betas" in g):
-                V.momentum(g["momentum"] if "momentum" in g else g["betas"][0],
-                           "the optimizer's momentum (beta1)", "fit")
-            if "weight_decay" in g:
-                V.non_negative(g["weight_decay"], "the optimizer's weight_decay", "fit")
-    else:
-        raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw' or a torch.optim.Optimizer, "
-                         f"got {type(optimizer).__name__}.")
+    opt = _optimizer(model, optimizer, nesterov, lr0, mom0, weight_decay, dev)
+    if not schedules.has_momentum(opt):
+        if isinstance(lr_fn(0), tuple) or callable(momentum):
+            raise ValueError(f"fit: {type(opt).__name__} has no momentum, so a momentum schedule "
+                             "cannot be applied; give lr alone (and momentum=None).")
+        mom_fn = None          # a constant momentum (e.g. the default) is not used
+    own_momentum = _current_momentum(opt)   # History's momentum when nothing sets one
 
     hist = History(spe, label)
     hist.info.update(steps=steps, weight_decay=weight_decay, batch_size=train_loader.batch_size,
                      optimizer=optimizer if isinstance(optimizer, str) else type(opt).__name__,
-                     device=str(dev))
-    model.train()          # before a graph is captured: it records train-mode kernels
-    setup = time.perf_counter()
+                     device=str(dev), precision=precision)
     loop = Loop(model, opt, train_loader, steps, hist)
-    with _fast.on_device(dev):
-        prec, prec_why = _fast.choose_precision(precision, model, train_loader)
-        with _fast.precision_flags(dev, prec):
-            step_fn, info = _fast.build_step(fast, model, opt, train_loader, prec)
-            # the probe and the capture happen once per run, before the clock of wall_time starts
-            hist.info.update(info, precision_reason=prec_why, setup_s=time.perf_counter() - setup)
-            _run(loop, step_fn, lr_fn, mom_fn, eval_data, eval_every, read_every, callbacks,
-                 progress, label, prec)
+    model.train()          # before a graph is captured: it records train-mode kernels
+    with torch.cuda.device(dev) if dev.type == "cuda" else contextlib.nullcontext():
+        setup = time.perf_counter()
+        step, hist.info["step_path"], hist.info["step_path_reason"] = _choose_step(
+            step_path, model, opt, train_loader, precision)
+        hist.info["setup_s"] = time.perf_counter() - setup   # the capture: not in wall_time
+        try:
+            _run(loop, step, lr_fn, mom_fn, own_momentum, eval_data, eval_every or spe,
+                 read_every or spe, callbacks, progress, label, precision)
+        finally:
+            # Python floats back where the graph step kept device tensors: the last ones set
+            fast.release(opt, loop.lr, loop.momentum)
     # a callback that stops mid-run may leave lr/momentum rows past the losses read back
     del hist.lr[len(hist.loss):], hist.momentum[len(hist.loss):]
     for cb in callbacks:
@@ -392,38 +433,89 @@ def fit(model: nn.Module, train_loader: Loader, *, steps: int | None = None,
     return hist
 
 
-def _run(loop: Loop, step_fn, lr_fn, mom_fn, eval_data, eval_every: int, read_every: int,
-         callbacks, progress: bool, label: str, precision: str) -> None:
+def _optimizer(model, optimizer, nesterov, lr0: float, mom0: float | None, weight_decay: float,
+               dev: torch.device) -> torch.optim.Optimizer:
+    """fit's optimizer: built by name, or the caller's, checked; on ``dev``, in train mode."""
+    model.to(dev)
+    if dev.type == "cuda":
+        # NHWC is the layout cuDNN's tensor-core convolutions use; NCHW would be transposed
+        # around every convolution
+        model.to(memory_format=torch.channels_last)
+    if isinstance(optimizer, str):
+        name = "nesterov" if nesterov and optimizer == "sgd" else optimizer
+        if nesterov and optimizer != "sgd":
+            raise ValueError(f"nesterov=True is SGD's; with optimizer={optimizer!r} leave it "
+                             "False (or use optimizer='nesterov').")
+        mom = 0.0 if mom0 is None else mom0
+        _check_optimizer_name(name, mom)
+        return _make_optimizer(model, name, lr0, mom, weight_decay)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a "
+                         f"torch.optim.Optimizer, got {type(optimizer).__name__}.")
+    for g in optimizer.param_groups:   # what fit does not overwrite is trained with as it is
+        if mom0 is None and ("momentum" in g or "betas" in g):
+            V.momentum(g["momentum"] if "momentum" in g else g["betas"][0],
+                       "the optimizer's momentum (beta1)", "fit")
+        if "weight_decay" in g:
+            V.non_negative(g["weight_decay"], "the optimizer's weight_decay", "fit")
+    return optimizer
+
+
+def _choose_step(step_path: str, model: nn.Module, opt: torch.optim.Optimizer, loader: Loader,
+                 precision: str) -> tuple[Callable, str, str]:
+    """``(step, path, why)``: :func:`train_step` itself, or replayed as a CUDA graph."""
+    eager = functools.partial(train_step, model, opt, precision=precision)
+    if step_path == "eager":
+        return eager, "eager", "asked for"
+    why_not = fast.why_not(opt, loader)
+    if why_not is not None:
+        if step_path == "graph":
+            raise ValueError(f"step_path='graph' is not possible here: {why_not}. Use "
+                             "step_path='auto' or 'eager'.")
+        return eager, "eager", "auto: " + why_not
+    try:
+        graph = fast.graph(train_step, model, opt, loader, precision)
+    except fast.CaptureFailed as e:
+        if step_path == "graph":
+            raise RuntimeError(f"step_path='graph': {e}. Use step_path='auto' or 'eager'.") from None
+        warnings.warn(f"fit: {e}; training eagerly instead.", stacklevel=3)
+        return eager, "eager", f"auto: {e}"
+    why = "asked for" if step_path == "graph" else \
+        "auto: CUDA, plain SGD, one batch shape; the replayed step checked against the uncaptured one"
+    return graph, "graph", why
+
+
+def _run(loop: Loop, step, lr_fn, mom_fn, own_momentum: float, eval_data, eval_every: int,
+         read_every: int, callbacks, progress: bool, label: str, precision: str) -> None:
     """The step loop of :func:`fit` (arguments already checked)."""
-    model, opt, train_loader, steps, hist = (loop.model, loop.optimizer, loop.loader, loop.steps,
-                                             loop.history)
-    dev, spe = train_loader.device, len(train_loader)
-    losses = torch.empty(steps, device=dev)
+    model, opt, loader, steps, hist = (loop.model, loop.optimizer, loop.loader, loop.steps,
+                                       loop.history)
+    losses = torch.empty(steps, device=loader.device)
     read_upto = 0
     bar = _progress(steps, progress, label)
     for cb in callbacks:
         _call(cb, "on_train_begin", loop)
     start = time.perf_counter()
-    batches = _cycle(train_loader)
+    batches = _cycle(loader)
     try:
         for i in range(steps):
-            lr_i, mom_i = _lr_mom(lr_fn, mom_fn, i)
-            _set_hparams(opt, lr_i, mom_i)
+            lr_i, mom_i = _lr_mom(lr_fn, mom_fn, i)   # checked: nothing bad reaches the optimizer
+            schedules.set_hparams(opt, lr_i, mom_i)
             hist.lr.append(lr_i)
-            hist.momentum.append(mom_i if not math.isnan(mom_i) else _current_momentum(opt))
+            hist.momentum.append(own_momentum if mom_i is None else mom_i)
             loop.step, loop.lr, loop.momentum = i, lr_i, hist.momentum[-1]
             xb, yb = next(batches)
-            losses[i] = step_fn(xb, yb)
+            losses[i] = step(xb, yb)                  # forward, loss, backward, update
             for cb in callbacks:
                 _call(cb, "on_step_end", loop)
             last = i == steps - 1 or loop.stop is not None
             do_eval = eval_data is not None and ((i + 1) % eval_every == 0 or last)
             if do_eval or last or (i + 1) % read_every == 0:
+                # the one host sync of the loop: losses come back in chunks, not every step
                 read_upto = _read_losses(loop, losses, read_upto, i + 1, callbacks, bar)
             if do_eval and loop.stop is None:
-                el, ea = evaluate(model, eval_data, normalize=train_loader.normalize,
-                                  precision=precision)
-                point = EvalPoint(i + 1, (i + 1) / spe, lr_i, el, ea)
+                el, ea = _evaluate(model, eval_data, loader.normalize, 1000, precision)
+                point = EvalPoint(i + 1, (i + 1) / len(loader), lr_i, el, ea)
                 hist.evals.append(point)
                 for cb in callbacks:
                     _call(cb, "on_eval", loop, point)
@@ -433,11 +525,18 @@ def _run(loop: Loop, step_fn, lr_fn, mom_fn, eval_data, eval_every: int, read_ev
                 hist.stop_reason = loop.stop
                 break
     finally:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        if loader.device.type == "cuda":
+            torch.cuda.synchronize(loader.device)
         hist.wall_time = time.perf_counter() - start
         if bar is not None:
             bar.close()
+
+
+def _progress(steps: int, progress: bool, label: str):
+    """fit's progress bar (tqdm's interface; None for none). A widget panel lends its own here."""
+    if not progress or config.quick():
+        return None
+    return tqdm(total=steps, desc=label or "fit", unit="it", leave=False)
 
 
 def _read_losses(loop: Loop, losses: torch.Tensor, start: int, end: int, callbacks, bar) -> int:
@@ -459,9 +558,9 @@ def _read_losses(loop: Loop, losses: torch.Tensor, start: int, end: int, callbac
     return end
 
 
-def _lr_mom(lr_fn, mom_fn, step: int) -> tuple[float, float]:
+def _lr_mom(lr_fn, mom_fn, step: int) -> tuple[float, float | None]:
     """``(lr, momentum)`` for ``step``, checked: the lr finite and >= 0, the momentum in [0, 1)
-    (NaN only when nothing gives a momentum: the optimizer's own is kept)."""
+    (None when nothing gives a momentum: the optimizer's own is kept)."""
     out = lr_fn(step)
     if isinstance(out, tuple):
         if len(out) != 2:
@@ -470,18 +569,8 @@ def _lr_mom(lr_fn, mom_fn, step: int) -> tuple[float, float]:
         return V.step_lr(out[0], step, "fit"), V.step_momentum(out[1], step, "fit")
     lr_i = V.step_lr(out, step, "fit")
     if mom_fn is None:
-        return lr_i, math.nan
+        return lr_i, None
     return lr_i, V.step_momentum(mom_fn(step), step, "fit")
-
-
-def _set_hparams(opt: torch.optim.Optimizer, lr: float, mom: float) -> None:
-    for g in opt.param_groups:
-        g["lr"] = lr
-        if not math.isnan(mom):
-            if "momentum" in g:
-                g["momentum"] = mom
-            elif "betas" in g:
-                g["betas"] = (mom, g["betas"][1])
 
 
 def _current_momentum(opt: torch.optim.Optimizer) -> float:
@@ -490,30 +579,33 @@ def _current_momentum(opt: torch.optim.Optimizer) -> float:
         return float(g["momentum"])
     if "betas" in g:
         return float(g["betas"][0])
-    return float("nan")
+    return math.nan
 
 
-def _progress(steps: int, progress: bool, label: str):
-    if not progress or config.quick():
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=steps, desc=label or "fit", unit="it", leave=False)
+def runs(model_fn: Callable[[], nn.Module], loader: Loader, lrs: dict, *, seed: int = 0,
+         steps: "int | dict[str, int] | None" = None, **fit_kw) -> "dict[str, History]":
+    """Train a fresh ``model_fn()`` once per entry of ``lrs`` (``{name: lr or schedule}``), every
+    run from the same seed and the same mini-batches in the same order, so that the runs differ
+    only in their schedule. ``steps`` is a number of iterations or a dict ``{name: steps}``;
+    ``fit_kw`` go to :func:`fit`. A run that diverges is kept: its History (up to the
+    divergence) with ``stop_reason`` set."""
+    out = {}
+    first_epoch = loader.epoch
+    for name, lr in lrs.items():
+        config.seed_everything(seed)
+        loader.epoch = first_epoch
+        n = steps[name] if isinstance(steps, dict) else steps
+        try:
+            out[name] = fit(model_fn(), loader, steps=n, lr=lr, label=name, **fit_kw)
+        except TrainingDiverged as e:
+            out[name] = e.history
+    loader.epoch = first_epoch
+    return out
 
 
-def named_runs(runs, what: str = "History") -> list[tuple[str, object]]:
-    """``{label: run}`` or a list of runs (named by their ``label``) -> ``[(label, run), ...]``;
-    the one way every table and plot of several runs takes its argument."""
-    from collections.abc import Mapping
-    items = list(runs.items()) if isinstance(runs, Mapping) else [
-        (getattr(r, "label", "") or f"run {i}", r) for i, r in enumerate(runs)]
-    if not items:
-        raise ValueError(f"give at least one run: a dict {{label: {what}}} or a list of {what}s.")
-    return items
-
-
-def compare(runs: "dict[str, History] | Sequence[History]") -> str:
+def table(runs: "dict[str, History] | Sequence[History]") -> str:
     """A plain-text table of several runs: final and best accuracy, iterations, epochs, wall time."""
-    items = named_runs(runs)
+    items = V.named_runs(runs)
     width = max(8, *(len(k) for k, _ in items))
     lines = [f"{'run':<{width}}  {'final acc':>9}  {'best acc':>8}  {'iters':>7}  {'epochs':>6}  {'time (s)':>8}"]
     for name, h in items:

@@ -30,14 +30,68 @@ def smith_triangular(step, base_lr, max_lr, step_size):
     return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
 
 
+def smith_clr(step, base_lr, max_lr, step_size, mode="triangular", gamma=1.0):
+    """Smith's three policies, independently of schedules.clr."""
+    cycle = math.floor(1 + step / (2 * step_size))
+    scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1),
+             "exp_range": gamma ** step}[mode]
+    return base_lr + (smith_triangular(step, 0.0, max_lr - base_lr, step_size)) * scale
+
+
+def linear_one_cycle(step, total, max_lr, *, div=10.0, pct_start=0.45, pct_anneal=0.1,
+                     final_div=100.0, moms=(0.95, 0.85), shape="linear"):
+    """1cycle written out by hand (step 0..total), independently of schedules.one_cycle."""
+    low, final = max_lr / div, max_lr / div / final_div
+    up, down = pct_start * total, (1 - pct_anneal) * total
+
+    def leg(a, b, pct):
+        if shape == "cos":
+            return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+        return a + (b - a) * pct
+    if step <= up:
+        return leg(low, max_lr, step / up), leg(moms[0], moms[1], step / up)
+    if step <= down:
+        pct = (step - up) / (down - up)
+        return leg(max_lr, low, pct), leg(moms[1], moms[0], pct)
+    pct = (step - down) / (total - down) if total > down else 1.0
+    return leg(low, final, pct), moms[0]
+
+
 # ------------------------------------------------------------------------------- CLR policies
 
-def test_triangular_passes_on_reference_and_on_smiths_formula(capsys):
-    ref = checks.triangular(lambda s, b, m, k: schedules.clr(s, b, m, k))
+def test_triangular_passes_on_smiths_formula_and_names_its_exercise(capsys):
+    ref = checks.triangular(smith_triangular)
     assert ref and ref.passed is True
-    assert checks.triangular(smith_triangular)
+    assert checks.triangular(smith_triangular, name="Exercise 1 · the triangle wave")
     out = capsys.readouterr().out
-    assert out.count("✅ Triangular CLR") == 2
+    assert "✅ Triangular CLR" in out and "✅ Exercise 1 · the triangle wave" in out
+
+
+def test_the_library_shortcut_fails_and_says_so(capsys):
+    """A learner's function that calls the library function it must re-implement fails, with
+    "use your own arithmetic, not schedules.clr"; the library works again afterwards."""
+    r = checks.triangular(lambda s, b, m, k: schedules.clr(b, m, k)(s))
+    assert r.passed is False and "use your own arithmetic, not schedules.clr" in r.message
+    assert schedules.clr(0.1, 1.0, 5)(5) == pytest.approx(1.0)            # restored
+    # imported under its own name, wrapped in try/except, or via torch's CyclicLR: still caught
+    from superconv_lib.schedules import clr
+
+    def sneaky(s, b, m, k):
+        try:
+            return clr(b, m, k)(s)
+        except Exception:       # noqa: BLE001 — a learner's attempt to hide the trap
+            return smith_triangular(s, b, m, k)
+    r = checks.triangular(sneaky)
+    assert r.passed is False and "schedules.clr" in r.message
+    assert clr is schedules.clr and sneaky.__closure__[0].cell_contents is schedules.clr
+    r = checks.one_cycle(lambda s, t, m: schedules.one_cycle(t + 1, m)(s))
+    assert r.passed is False and "not schedules.one_cycle" in r.message
+    r = checks.hessian_estimate(hessian.estimate)
+    assert r.passed is False and "not hessian.estimate" in r.message
+    r = checks.close(lambda: hessian.estimate(torch.ones(2), torch.zeros(2), torch.ones(2), 0.1),
+                     0.05, forbid=[hessian.estimate])
+    assert r.passed is False and "not hessian.estimate" in r.message
+    assert checks.close(lambda: 0.05, 0.05, forbid=[hessian.estimate])
 
 
 @pytest.mark.parametrize("wrong, hint_word", [
@@ -54,8 +108,8 @@ def test_triangular_fails_on_plausible_mistakes_with_a_hint(wrong, hint_word):
 
 
 def test_triangular2_and_exp_range():
-    assert checks.triangular2(lambda s, b, m, k: schedules.clr(s, b, m, k, "triangular2"))
-    assert checks.exp_range(lambda s, b, m, k, g: schedules.clr(s, b, m, k, "exp_range", g))
+    assert checks.triangular2(lambda s, b, m, k: smith_clr(s, b, m, k, "triangular2"))
+    assert checks.exp_range(lambda s, b, m, k, g: smith_clr(s, b, m, k, "exp_range", g))
     r = checks.triangular2(smith_triangular)           # amplitude never halves
     assert not r and "halves" in r.hint
     # gamma per cycle instead of per iteration
@@ -68,7 +122,7 @@ def test_a_failure_never_shows_the_expected_value():
     wrong = lambda s, b, m, k: smith_triangular(s, b, m, k + 1)  # noqa: E731
     r = checks.triangular(wrong)
     # the first mismatch is at step 1 of the (0.001, 0.006, 2000) setting
-    expected = schedules.clr(1, 0.001, 0.006, 2000)
+    expected = schedules.clr(0.001, 0.006, 2000)(1)
     assert f"{expected:.4g}" not in str(r) and f"{expected}" not in str(r)
     assert f"{wrong(1, 0.001, 0.006, 2000):.4g}" in str(r)          # the learner's own value is
 
@@ -88,20 +142,20 @@ def test_stub_is_not_attempted_and_bugs_are_failures(capsys):
 # -------------------------------------------------------------------------------------- 1cycle
 
 def test_one_cycle_passes_on_reference_and_custom_settings():
-    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m))
+    assert checks.one_cycle(linear_one_cycle)
     kw = dict(div=25.0, pct_start=0.3, pct_anneal=0.0, final_div=1.0, moms=(0.9, 0.8))
-    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m, **kw), **kw)
-    assert checks.one_cycle(lambda s, t, m: schedules.one_cycle(s, t, m)[0], momentum=False)
+    assert checks.one_cycle(lambda s, t, m: linear_one_cycle(s, t, m, **kw), **kw)
+    assert checks.one_cycle(lambda s, t, m: linear_one_cycle(s, t, m)[0], momentum=False)
 
 
 @pytest.mark.parametrize("wrong, hint_word", [
-    (lambda s, t, m: schedules.one_cycle(s, t, m)[0], "pair (lr, momentum)"),
-    (lambda s, t, m: schedules.one_cycle(s, t, m, div=20), "max_lr / div"),
-    (lambda s, t, m: schedules.one_cycle(s, t, m, pct_start=0.4), "pct_start"),
-    (lambda s, t, m: schedules.one_cycle(s, t, m, final_div=10), "annealing phase ends"),
-    (lambda s, t, m: schedules.one_cycle(s, t, m, shape="cos"), "straight line"),
-    (lambda s, t, m: schedules.one_cycle(s, t, m, moms=(0.85, 0.95)), "momentum starts high"),
-    (lambda s, t, m: (schedules.one_cycle(s, t, m)[0], 0.9), "momentum starts high"),
+    (lambda s, t, m: linear_one_cycle(s, t, m)[0], "pair (lr, momentum)"),
+    (lambda s, t, m: linear_one_cycle(s, t, m, div=20), "max_lr / div"),
+    (lambda s, t, m: linear_one_cycle(s, t, m, pct_start=0.4), "pct_start"),
+    (lambda s, t, m: linear_one_cycle(s, t, m, final_div=10), "annealing phase ends"),
+    (lambda s, t, m: linear_one_cycle(s, t, m, shape="cos"), "straight line"),
+    (lambda s, t, m: linear_one_cycle(s, t, m, moms=(0.85, 0.95)), "momentum starts high"),
+    (lambda s, t, m: (linear_one_cycle(s, t, m)[0], 0.9), "momentum starts high"),
 ])
 def test_one_cycle_fails_on_plausible_mistakes(wrong, hint_word):
     r = checks.one_cycle(wrong)
@@ -114,8 +168,7 @@ def test_one_cycle_stub():
 
 # ---------------------------------------------------------------------------- Hessian-free lr
 
-def test_hessian_estimate_passes_on_library_and_independent_formula():
-    assert checks.hessian_estimate(hessian.estimate)
+def test_hessian_estimate_passes_on_an_independent_formula():
     assert checks.hessian_estimate(
         lambda t0, t1, t2, lr: lr * (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum())
     # NumPy in the learner's code is fine too
@@ -169,7 +222,9 @@ def test_range_test_reading():
     test = _synthetic_range_test()
     sug = test.suggestions()
     assert checks.range_test_reading(sug["valley"] * 2, test)
-    assert checks.range_test_reading(lambda t: t.suggestions()["valley"], test)   # a function
+    assert checks.range_test_reading(lambda t: sug["valley"], test)               # a function
+    r = checks.range_test_reading(lambda t: t.suggestions()["valley"], test)      # a shortcut
+    assert r.passed is False and "not RangeTest.suggestions" in r.message
     r = checks.range_test_reading(sug["valley"] * 10, test)
     assert not r and "valley" in r.hint and "too high" in r.message
     assert checks.range_test_reading(sug["acc_bounds"][1], test, rule="acc_max")
@@ -190,7 +245,7 @@ def test_plateau_reading_follows_the_indicator():
     r = checks.plateau_reading("no", holds)
     assert not r and "floor L" in r.hint
     assert checks.plateau_reading("No", falls) and not checks.plateau_reading("yes", falls)
-    assert checks.plateau_reading(lambda ind: ind.score >= 0.5, falls)  # a function of it
+    assert checks.plateau_reading(lambda: False, falls)                 # a function
     assert checks.plateau_reading(np.bool_(False), False)               # a plain reference
     r = checks.plateau_reading("maybe", holds)
     assert r.passed is False and "yes" in r.message
@@ -271,3 +326,78 @@ def test_check_arguments_must_be_finite():
         checks.lr_in_decade(0.1, float("inf"))
     with pytest.raises(ValueError, match="factor must be a finite number"):
         checks.lr_in_decade(0.1, 0.1, factor=10**400)
+
+
+# ----------------------------------------------------- readings of curves, budgets (issue 15)
+
+def my_reading(lrs, acc, drop=0.25):
+    """The indicator's reading written out (median of 3, floor, plateau walk)."""
+    s = np.array([np.median(acc[max(0, k - 1):k + 2]) for k in range(len(acc))])
+    best, chance = s.max(), 0.1
+    floor = best - drop * (best - chance)
+    lo = hi = int(np.argmax(s))
+    while lo > 0 and s[lo - 1] >= floor:
+        lo -= 1
+    while hi < len(s) - 1 and s[hi + 1] >= floor:
+        hi += 1
+    half = lrs[np.flatnonzero(s >= chance + (best - chance) / 2)[0]]
+    verdict = bool(best - chance >= 0.1 and (lrs[hi] - lrs[lo]) / 3.0 >= 0.5)
+    return verdict, (float(np.clip(half, lrs[hi] / 30, lrs[hi] / 4)), float(lrs[hi]))
+
+
+def test_plateau_verdict_and_bounds():
+    from superconv_lib import indicator
+    assert checks.plateau_verdict(lambda lrs, acc: my_reading(lrs, acc)[0])
+    r = checks.plateau_verdict(lambda lrs, acc: my_reading(lrs, acc, drop=0.5)[0])
+    assert r.passed is False and "on the curve" in r.message
+    assert checks.plateau_verdict(stub).passed is None
+    r = checks.plateau_verdict(lambda lrs, acc: indicator.analyse(lrs, acc, max_lr=3.0)
+                               .super_converges)
+    assert r.passed is False and "not indicator.analyse" in r.message
+    assert checks.plateau_bounds(lambda lrs, acc: my_reading(lrs, acc)[1])
+    r = checks.plateau_bounds(lambda lrs, acc: (0.1, 3.0))
+    assert r.passed is False and "on the curve" in r.message
+    r = checks.plateau_bounds(lambda lrs, acc: indicator.Indicator.from_points(
+        lrs, acc, max_lr=3.0).bounds)
+    assert r.passed is False and "Indicator.from_points" in r.message
+    assert indicator.Indicator.from_points(np.linspace(0.1, 3, 30), np.full(30, 0.5),
+                                           max_lr=3.0).trains                # restored
+
+
+def test_cycle_budget():
+    assert checks.cycle_budget(lambda s, least: 2 * s * math.ceil(least / (2 * s)),
+                               name="Exercise 2 · budget")
+    r = checks.cycle_budget(lambda s, least: s * math.ceil(least / s))        # stepsize ends
+    assert r.passed is False and "two stepsizes" in r.hint
+    r = checks.cycle_budget(lambda s, least: 2 * s * (least // (2 * s) + 1))  # one cycle too many
+    assert r.passed is False and "shortest" in r.hint
+    assert checks.cycle_budget(stub).passed is None
+
+
+def test_checks_of_notebooks_06_and_07():
+    def dip(acc):
+        best, worst = -math.inf, 0.0
+        for a in acc:
+            best = max(best, a)
+            worst = max(worst, best - a)
+        return worst
+    assert checks.largest_dip(dip) and not checks.largest_dip(lambda acc: max(acc) - min(acc))
+    assert checks.noise_scale(lambda lr, b, m, n: lr * n / (b * (1 - m)))
+    assert not checks.noise_scale(lambda lr, b, m, n: lr * n / b)
+    assert checks.multistep(lambda s, t, b: b if s < 5 * t // 8 else b / 10 if s < 7 * t // 8
+                            else b / 100)
+    r = checks.multistep(lambda s, t, b: schedules.piecewise([5 * t // 8, 7 * t // 8],
+                                                             [b, b / 10, b / 100])(s))
+    assert r.passed is False and "not schedules.piecewise" in r.message
+
+
+def test_checks_module_imports_at_module_level_only():
+    """No function-level imports in checks.py (IPython, an optional dependency, aside)."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(checks))
+    inner = [n for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+             for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all(getattr(n, "module", "") == "IPython" or
+               (getattr(n, "module", "") or "").startswith("IPython") for n in inner), \
+        [ast.unparse(n) for n in inner]

@@ -1,4 +1,4 @@
-"""`python -m superconv_lib.course colab`: "Open in Colab" badges and a Colab-only install cell,
+"""`python tools/course.py colab`: "Open in Colab" badges and a Colab-only install cell,
 switched on once the public repository is known. Always run on a copy of the course in tmp_path:
 the repository's own README and notebooks stay without badges until then."""
 from __future__ import annotations
@@ -17,7 +17,9 @@ import nbformat
 import pytest
 
 import test_notebooks                      # its shape test, run on a tree with the Colab cell
-from superconv_lib import course
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import course  # noqa: E402 — tools/course.py
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [p.stem for p in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))]
@@ -48,6 +50,7 @@ def copy_course(dest: Path) -> Path:
         shutil.copy(ROOT / "notebooks" / "src" / f"{name}.py", dest / "notebooks" / "src")
     (dest / "tools").mkdir()
     shutil.copy(ROOT / "tools" / "build_notebooks.py", dest / "tools")
+    shutil.copy(ROOT / "tools" / "course.py", dest / "tools")
     return dest
 
 
@@ -224,12 +227,12 @@ def test_bad_branch_is_refused(bad, capsys, tmp_path):
 
 
 def test_cli_exit_code_and_root_without_sources(tmp_path, monkeypatch, capsys):
-    """`python -m superconv_lib.course colab` itself (in this process: a fresh interpreter
+    """`python tools/course.py colab` itself (in this process: a fresh interpreter
     would spend seconds importing torch) exits 2 with one line on stderr."""
     monkeypatch.setattr(sys, "argv", ["course", "colab", "--repo", "not a repo"])
     with pytest.raises(SystemExit) as exit_, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)      # runpy: module already imported
-        runpy.run_module("superconv_lib.course", run_name="__main__")
+        runpy.run_path(str(ROOT / "tools" / "course.py"), run_name="__main__")
     out = capsys.readouterr()
     assert exit_.value.code == 2 and out.out == ""
     assert out.err.count("\n") == 1 and out.err.startswith("error: --repo must be")

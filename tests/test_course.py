@@ -13,9 +13,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from superconv_lib import checks, course
+from superconv_lib import checks
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import course  # noqa: E402 — tools/course.py: the course's tooling, not part of the package
 SECRET = "SOLUTION-ONLY"
 
 TRIANGULAR = '''\
@@ -23,7 +25,8 @@ def my_triangular(step, base_lr, max_lr, step_size):
     """Triangular CLR: the lr at iteration `step`."""
     ### BEGIN SOLUTION
     tag = "SOLUTION-ONLY"
-    return schedules.clr(step, base_lr, max_lr, step_size)
+    pos = step % (2 * step_size)
+    return base_lr + (max_lr - base_lr) * (1 - abs(pos - step_size) / step_size)
     ### END SOLUTION'''
 
 ESTIMATE = '''\
@@ -56,6 +59,12 @@ def demo_notebook() -> nbformat.NotebookNode:
         v4.new_code_cell("checks.hessian_estimate(my_estimate)"),
         v4.new_markdown_cell("Why does 1cycle end with annealing?\n\n### BEGIN SOLUTION\n"
                              "SOLUTION-ONLY: to settle into a minimum.\n### END SOLUTION"),
+        v4.new_markdown_cell("**Exercise 4 · Predict, then run.** Will a larger batch smooth the "
+                             "range test's curve? Predict, then run the cell below."),
+        v4.new_markdown_cell("Smoother: the noise shrinks like 1/sqrt(B). SOLUTION-ONLY\n\n"
+                             "**Rubric (2 points):** 1 point for smoother; 1 point for the "
+                             "reason.", metadata={"tags": [course.WRITTEN_TAG]}),
+        v4.new_code_cell("print('the experiment')"),
     ]
     nb = v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3",
                                                                "display_name": "Python 3",
@@ -100,8 +109,11 @@ def test_student_copy_has_stubs_and_no_solutions(folders):
         "    # YOUR CODE HERE\n    raise NotImplementedError()")            # indented like BEGIN
     assert by_id["6"].source == "checks.triangular(my_triangular)"        # hidden tests gone
     assert by_id["9"].source.endswith("\n\nYOUR ANSWER HERE")               # Markdown stub
+    assert by_id["11"].source == "YOUR ANSWER HERE"                       # the written answer
+    assert by_id["11"].metadata.tags == [course.WRITTEN_TAG]
+    assert "Rubric" not in text                                           # the teacher's only
     assert nb.cells[0].source.startswith("# 01 · Demo")                    # title stays first
-    assert "Exercise copy" in nb.cells[1].source and "3 exercises" in nb.cells[1].source
+    assert "Exercise copy" in nb.cells[1].source and "4 exercises" in nb.cells[1].source
     assert all(c.outputs == [] and c.execution_count is None
                for c in nb.cells if c.cell_type == "code")
     assert len(nb.cells) == len(demo_notebook().cells) + 1
@@ -131,9 +143,11 @@ def test_filled_in_exercise_copy_passes(folders):
     for cell in student.cells:
         cell.source = cell.source.replace(
             "raise NotImplementedError()",
-            "return schedules.clr(step, base_lr, max_lr, step_size + 1)"
+            "return base_lr + (max_lr - base_lr) * (1 - abs(step % (2 * step_size + 2) - "
+            "step_size - 1) / (step_size + 1))"
             if "my_triangular(" in cell.source and "def " in cell.source
-            else "return hessian.estimate(theta0, theta1, theta2, lr)")
+            else "return lr * (theta1 - theta0).abs().sum() / (2 * theta1 - theta0 - "
+                 "theta2).abs().sum()")
     student.cells.insert(0, nbformat.v4.new_code_cell("from superconv_lib import hessian"))
     printed = run_cells(student, strict=False)
     assert "❌ Triangular CLR" in printed and "Hint:" in printed      # off-by-one stepsize
@@ -146,7 +160,7 @@ def test_generation_is_idempotent_and_deterministic(folders):
     first = (out / "01_demo_exercises.ipynb").read_bytes()
     assert course.write_exercises(src, out) == ([], [])                 # nothing to rewrite
     (out / "01_demo_exercises.ipynb").unlink()
-    cli = subprocess.run([sys.executable, "-m", "superconv_lib.course", "exercises",
+    cli = subprocess.run([sys.executable, str(ROOT / "tools" / "course.py"), "exercises",
                           "--notebooks", str(src), "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT)
     assert cli.returncode == 0, cli.stderr
@@ -204,7 +218,8 @@ def test_verify_executes_solutions_strictly_and_probes_the_stubs(folders):
     src, _ = folders
     assert course.verify(src / "01_demo.ipynb", timeout=120) == []
     nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
-    nb.cells[4].source = nb.cells[4].source.replace("step_size)\n", "step_size + 1)\n")
+    nb.cells[4].source = nb.cells[4].source.replace(     # a stepsize off by one
+        "    pos = step % (2 * step_size)\n", "    step_size += 1\n    pos = step % (2 * step_size)\n")
     nbformat.write(nb, src / "02_wrong.ipynb")
     problems = course.verify(src / "02_wrong.ipynb", timeout=120)
     assert len(problems) == 1 and "cell 5 raised CheckFailed" in problems[0]
@@ -233,7 +248,9 @@ def test_lint_finds_convention_problems(folders):
     assert course.lint(nb) == []
     ex = course.exercises_in(nb)
     assert [(e.cell, e.check_cell, e.functions, e.markdown) for e in ex] == [
-        (4, 5, ["my_triangular"], False), (6, 7, ["my_estimate"], False), (8, None, [], True)]
+        (4, 5, ["my_triangular"], False), (6, 7, ["my_estimate"], False), (8, None, [], True),
+        (10, None, [], True)]
+    assert ex[3].written and ex[3].points == 2
     nb.cells[7].source = "print('no check here')"                     # exercise without a check
     nb.cells.append(nbformat.v4.new_code_cell("### BEGIN SOLUTION\nanswer = 3\n### END SOLUTION"))
     nb.cells.append(nbformat.v4.new_code_cell("checks.close(answer, 3)"))
@@ -242,8 +259,8 @@ def test_lint_finds_convention_problems(folders):
     nb.cells.append(nbformat.v4.new_code_cell("checks.close(f, 1)"))
     problems = course.lint(nb)
     assert any("cell 6: exercise without a self-check" in p for p in problems)
-    assert any("cell 9: solution region at the top level" in p for p in problems)
-    assert any("cell 11" in p and "not valid Python" in p for p in problems)
+    assert any("cell 12: solution region at the top level" in p for p in problems)
+    assert any("cell 14" in p and "not valid Python" in p for p in problems)
     nbformat.write(nb, src / "01_demo.ipynb")
     written, problems = course.write_exercises(src, out)
     assert written == [] and problems and not out.exists()             # nothing half-written
@@ -259,7 +276,9 @@ def test_nbgrader_source_metadata(folders, monkeypatch):
     assert meta[5] == {"grade": True, "solution": False, "locked": True, "points": 2,
                        "grade_id": "ex01-1-check", "schema_version": 3}
     assert meta[8]["grade"] and meta[8]["solution"] and meta[8]["points"] == 2
-    assert [i for i, m in meta.items() if m] == [4, 5, 6, 7, 8]
+    assert meta[10] == {"grade": True, "solution": True, "locked": False, "points": 2.0,
+                        "grade_id": "ex01-4-written", "schema_version": 3}   # its rubric's N
+    assert [i for i, m in meta.items() if m] == [4, 5, 6, 7, 8, 10]
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
     assert SECRET in nbformat.writes(nb)                                # still the teacher's copy
     # graded runs are strict through a hidden-test region that the released copy drops, so
@@ -283,7 +302,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob(course.NOTEBOOK_GLOB))
 
 
 def test_repository_exercise_copies_are_current():
-    """`exercises/` holds exactly the current copies (regenerate: python -m superconv_lib.course
+    """`exercises/` holds exactly the current copies (regenerate: python tools/course.py
     exercises)."""
     assert course.check_exercises(ROOT / "notebooks", ROOT / "exercises") == []
 
@@ -304,14 +323,17 @@ def _imports(nb) -> str:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_course_notebook_exercises(path):
-    """2-4 exercises, each with a self-check; where a check needs nothing but the learner's
+    """2-5 exercises (at most 4 code exercises), each code exercise with a self-check; where a check needs nothing but the learner's
     function (the usual case), run it: the solution passes, the stub is "not attempted".
     Checks that need the notebook's state are covered by nbval (solutions, strict mode) and by
-    `python -m superconv_lib.course verify`."""
+    `python tools/course.py verify`."""
     nb = nbformat.read(path, as_version=4)
     assert course.lint(nb) == []
     exercises = course.exercises_in(nb)
-    assert 2 <= len(exercises) <= 4, f"{len(exercises)} exercises; the course wants 2-4"
+    code = [e for e in exercises if not e.markdown]
+    assert 2 <= len(exercises) <= 5 and len(code) <= 4, \
+        f"{len(exercises)} exercises, {len(code)} of them code; the course wants 2-5, at most " \
+        "4 of them code (the rest predict-then-run written answers)"
     # no line of solution code that appears nowhere else in the notebook reaches the copy
     inside, outside = set(), []
     for cell in nb.cells:
@@ -347,6 +369,77 @@ def test_course_notebook_exercises(path):
                 assert "not attempted" in str(e), f"cell {ex.check_cell}: {e}"
             else:
                 assert passes, f"cell {ex.check_cell}: the exercise copy passes its check"
+
+
+def test_written_answers_are_linted(folders):
+    src, _ = folders
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    nb.cells[10].source = "A model answer without a rubric."
+    nb.cells.insert(3, nbformat.v4.new_markdown_cell("orphan", metadata={"tags": [
+        course.WRITTEN_TAG]}))
+    problems = course.lint(nb)
+    assert any("cell 11" in p and "Rubric (N points)" in p for p in problems)
+    assert any("cell 3" in p and "follow the Markdown cell that asks" in p for p in problems)
+    assert course.written_answer("Answer.\n\n**Rubric (3 points):** a; b; c") == (
+        "Answer.", "a; b; c", 3.0)
+
+
+def test_instructors_tables_come_from_the_notebooks(folders, tmp_path):
+    src, _ = folders
+    nb = nbformat.read(src / "01_demo.ipynb", as_version=4)
+    nb.cells[0].source += ("\n\n**Prerequisites:** [02](02_x.ipynb) and algebra.\n\n"
+                           "**Learner time:** ≈ 40 min.\n\n**Run time** (sizes): **quick** ≈ 1 min")
+    nb.cells[5].source = "checks.triangular(my_triangular, name='Exercise 1 · triangle')"
+    nbformat.write(nb, src / "01_demo.ipynb")
+    text = course.instructors_tables(src)
+    assert "| 01 | [Demo](../notebooks/01_demo.ipynb) | [02](../notebooks/02_x.ipynb) and " \
+           "algebra. | ≈ 40 min. | **quick** ≈ 1 min |" in text
+    assert "| 01 | Exercise 1 · triangle | code, autograded | `checks.triangular` | 1 |" in text
+    assert "| 01 | Exercise 4 · Predict, then run | written (predict, then run)" in text
+    assert "**Model answer.** Smoother" in text and "**Rubric (2 points).** 1 point" in text
+    doc = tmp_path / "GUIDE.md"
+    doc.write_text(f"# Guide\n\n{course.GENERATED_BEGIN}\nold\n{course.GENERATED_END}\nafter\n")
+    assert course.check_instructors(src, doc) != []                       # drift is found
+    assert course.write_instructors(src, doc) and course.check_instructors(src, doc) == []
+    assert doc.read_text().endswith("after\n") and not course.write_instructors(src, doc)
+
+
+def test_repository_guide_matches_the_notebooks():
+    """docs/INSTRUCTORS.md's tables are generated from the notebooks (regenerate:
+    python tools/course.py instructors); any drift fails here."""
+    assert course.check_instructors(ROOT / "notebooks", ROOT / "docs" / "INSTRUCTORS.md") == []
+
+
+MINE = [p for p in NOTEBOOKS if p.name[:2] in ("01", "02", "03", "04", "05")]
+
+
+@pytest.mark.parametrize("path", MINE, ids=[p.name for p in MINE])
+def test_notebook_states_prerequisites_times_and_has_a_graded_written_answer(path):
+    """Issue 15: prerequisites and learner time in the header; at least one predict-then-run
+    written answer with a rubric; every self-check names its exercise."""
+    nb = nbformat.read(path, as_version=4)
+    facts = course.header_facts(nb)
+    assert facts["prerequisites"] and facts["learner_time"] and facts["run_time"], facts
+    exercises = course.exercises_in(nb)
+    written = [e for e in exercises if e.written]
+    assert written and all(e.points > 0 for e in written)
+    for e in written:                   # the experiment follows the answer, in library calls
+        after = nb.cells[e.cell + 1]
+        assert after.cell_type == "code" and not course._has_solution(after)
+    for e in (e for e in exercises if not e.markdown):
+        names = course.check_names(nb, e)
+        assert names and all(n.startswith("Exercise ") for _, n in names), names
+
+
+def test_package_does_not_need_the_course_tooling():
+    """`pip install .` brings no notebook packages: the library never imports nbformat,
+    jupytext, nbgrader or the course tooling."""
+    out = subprocess.run([sys.executable, "-c", "import sys, superconv_lib, superconv_lib.checks; "
+                          "bad = [m for m in ('nbformat', 'jupytext', 'nbgrader', 'course') "
+                          "if m in sys.modules]; print(bad)"],
+                         capture_output=True, text=True, cwd=ROOT / "tests")
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr + out.stdout
+    assert not (ROOT / "superconv_lib" / "course.py").exists()
 
 
 # ------------------------------------------------------------------------------------ figures

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from superconv_lib import data, hessian, train
+from superconv_lib import data, experiments, hessian, plots, train
 from superconv_lib.hessian import HessianFreeLR, estimate, per_weight_estimate, quadratic_trajectory
 
 
@@ -244,20 +244,21 @@ def test_trainable_parameters_skip_frozen_weights_and_buffers():
         hessian.trainable_parameters(nn.BatchNorm2d(3, affine=False))
 
 
-def test_compare_sees_the_same_batches_and_plots():
+def test_runs_see_the_same_batches_and_plot():
     import matplotlib
     matplotlib.use("Agg")
     loader = _loader()
-    runs = hessian.compare(_model, loader, {"a": 0.05, "b": 0.05, "c": 0.02}, steps=12, every=4,
-                           progress=False)
-    assert list(runs) == ["a", "b", "c"] and loader.epoch > 0
+    runs = hessian.runs(_model, loader, {"a": 0.05, "b": 0.05, "c": 0.02}, steps=12, every=4,
+                        progress=False)
+    assert list(runs) == ["a", "b", "c"] and [e.label for e in runs.values()] == ["a", "b", "c"]
+    assert all(len(e.records) == 3 and e.history.steps == 12 for e in runs.values())
     assert np.array_equal(runs["a"].raw, runs["b"].raw)          # same seed, same batches
     assert not np.array_equal(runs["a"].raw, runs["c"].raw)
     assert runs["c"].history.lr == [0.02] * 12
-    ax = hessian.plot(runs)
+    ax = plots.hessian(runs)
     assert len(ax.lines) == 9 and ax.get_yscale() == "log"       # raw, smoothed, lr per run
     assert len(runs["a"].plot().lines) == 3
-    sch = hessian.comparison_schedules(80)
+    sch = experiments.comparison_schedules(80)
     assert set(sch) == {"1cycle 0.1→3", "constant 0.35", "piecewise 0.35"}
     assert sch["1cycle 0.1→3"](0)[0] == pytest.approx(0.1) and max(sch["1cycle 0.1→3"](s)[0]
                                                                for s in range(80)) == pytest.approx(3.0, rel=0.02)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from superconv_lib import data, indicator as ind_mod, models
-from superconv_lib.indicator import Indicator, analyse, compare, indicator, table
+from superconv_lib import data, indicator as ind_mod, models, plots
+from superconv_lib.indicator import Indicator, analyse, indicator, table
 
 LRS = np.round(np.arange(1, 31) * 0.1, 10)   # eval points of a 0 -> 3 sweep, every 0.1
 
@@ -81,7 +81,7 @@ def test_sweep_that_diverged_before_the_first_evaluation():
     dead = Indicator.from_points([], [], max_lr=3.0, label="dead")
     assert not dead.trains and dead.score == 0.0 and dead.bounds is None
     assert "does not train" in dead.summary()
-    assert "dead" in table([dead]) and len(compare([dead]).patches) == 0
+    assert "dead" in table([dead]) and len(plots.indicators([dead]).patches) == 0
 
 
 def test_threshold_and_criteria():
@@ -121,14 +121,14 @@ def test_indicator_object_reread_plot_compare_table():
     ax = good.plot()
     assert ax.get_xlim() == pytest.approx((0.0, 3.0)) and ax.get_xscale() == "linear"
     assert any(p.get_label().startswith("plateau 0.4..3") for p in ax.patches)
-    ax = compare([good, bad])
+    ax = plots.indicators([good, bad])
     assert len(ax.patches) == 2                                # one shaded plateau per curve
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
         "plateau: score 0.87 ✓", f"collapse: score {bad.score:.2f} ✗"]
     text = table([good, bad])
     assert "0.4..3" in text and text.count("\n") == 2
     with pytest.raises(ValueError, match="labels"):
-        compare([good, bad], labels=["one"])
+        plots.indicators([good, bad], labels=["one"])
     with pytest.raises(ValueError, match="unknown criteria"):
         good.reread(patience=3)
 
@@ -191,6 +191,16 @@ def test_indicator_validates(tiny):
         indicator(_net, loader, eval_data, max_lr=0.0)
     with pytest.raises(ValueError, match="criteria"):
         indicator(_net, loader, eval_data, num_iter=20, eval_every=5, patience=2)
+    # checked here, at the public entry (the range test's inner function does not check again)
+    for bad, match in ((dict(smooth=1.0), "smooth"), (dict(momentum=1.2), "momentum"),
+                       (dict(weight_decay=-1e-4), "weight_decay"), (dict(diverge=0.5), "diverge")):
+        with pytest.raises(ValueError, match=match):
+            indicator(_net, loader, eval_data, num_iter=20, eval_every=5, **bad)
+    with pytest.raises(ValueError, match=r"\(images, labels\) tuple"):
+        indicator(_net, loader, [eval_data[0]], num_iter=20, eval_every=5)
+    with pytest.raises(ValueError, match="empty"):
+        indicator(_net, data.Loader(loader.x[:10], loader.y[:10], batch_size=64, drop_last=True),
+                  eval_data, num_iter=20, eval_every=5)
     assert set(ind_mod.CRITERIA) == {"tol", "drop", "min_gain", "window", "threshold"}
     assert math.isinf(indicator.__kwdefaults__["diverge"])
 
@@ -208,7 +218,7 @@ def test_a_stopped_sweep_is_marked_in_the_plots():
     assert "sweep stopped at lr=1.19" in stopped.summary()
     ax = stopped.plot()
     assert any("sweep stopped" in line.get_label() for line in ax.lines)
-    ax = compare([stopped])
+    ax = plots.indicators([stopped])
     assert any(line.get_marker() == "x" for line in ax.lines)
 
 

@@ -76,7 +76,7 @@ def test_exp_and_linear_lr_sequences_are_exact(tiny_data):
     assert len(rt) == 13 and rt.stop_step is None and rt.stop_reason.startswith("completed")
     assert rt.lrs[0] == 1e-4 and rt.lrs[-1] == 1e-1
     np.testing.assert_allclose(rt.lrs, np.geomspace(1e-4, 1e-1, 13), rtol=1e-12)
-    assert list(rt.lrs) == [schedules.exp_range_test(i, 13, 1e-4, 1e-1) for i in range(13)]
+    assert list(rt.lrs) == [schedules.exp_sweep(13, 1e-4, 1e-1)(i) for i in range(13)]
 
     rt = range_test(_net(), ld, mode="linear", start_lr=0.0, end_lr=0.3, num_iter=7,
                     diverge=math.inf, progress=False)

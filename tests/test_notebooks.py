@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from superconv_lib.course import clean_notebook
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from course import clean_notebook  # noqa: E402 — tools/course.py, the course's tooling
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
 EXERCISES = sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))

@@ -1,7 +1,6 @@
 """plots: the figures show the numbers they claim to — checked on the plotted data arrays."""
 from __future__ import annotations
 
-import functools
 import math
 
 import matplotlib
@@ -35,9 +34,7 @@ def _history(label: str, losses, accs=(), spe: int = 10, wall: float = 1.0) -> H
 # --- schedule_overlay ---------------------------------------------------------------------------
 
 def test_schedule_overlay_plots_each_clr_policy_exactly():
-    fns = {mode: functools.partial(schedules.clr, base_lr=0.01, max_lr=0.1, step_size=5, mode=mode,
-                                   gamma=0.9)
-           for mode in schedules.CLR_MODES}
+    fns = {mode: schedules.clr(0.01, 0.1, 5, mode=mode, gamma=0.9) for mode in schedules.CLR_MODES}
     ax = plots.schedule_overlay(fns, 40)
     assert [line.get_label() for line in ax.lines] == list(schedules.CLR_MODES)
     for line, fn in zip(ax.lines, fns.values()):
@@ -53,7 +50,7 @@ def test_schedule_overlay_plots_each_clr_policy_exactly():
 
 
 def test_schedule_overlay_momentum_epochs_and_log_axis():
-    oc = functools.partial(schedules.one_cycle, total_steps=100, max_lr=1.0)   # peak at step 45
+    oc = schedules.one_cycle(101, max_lr=1.0)   # peak at step 45
     ax = plots.schedule_overlay({"1cycle": oc}, 101, steps_per_epoch=20)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [oc(s)[0] for s in range(101)])
     np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(101) / 20)
@@ -126,7 +123,7 @@ def test_wall_times_bar_lengths_and_labels():
 # --- the existing figures -----------------------------------------------------------------------
 
 def test_schedule_and_compare_plot_the_given_values():
-    oc = functools.partial(schedules.one_cycle, total_steps=49, max_lr=0.1)
+    oc = schedules.one_cycle(50, max_lr=0.1)
     ax, ax2 = plots.schedule(oc, 50)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [oc(s)[0] for s in range(50)])
     np.testing.assert_allclose(ax2.lines[0].get_ydata(), [oc(s)[1] for s in range(50)])

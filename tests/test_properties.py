@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from superconv_lib import checks, data, schedules, sweep, train
-from superconv_lib.schedules import (Scheduled, clr, exp_range_test, inv, linear_range, one_cycle,
+from superconv_lib.schedules import (Scheduled, clr, exp_sweep, inv, linear_sweep, one_cycle,
                                      piecewise)
 
 settings.register_profile("superconv", max_examples=30, deadline=None, database=None,
@@ -71,12 +71,13 @@ moms = st.floats(0.0, 0.999)
        gamma=st.floats(0.5, 1.0))
 def test_clr_is_finite_and_within_its_bounds(step, base, span, size, mode, gamma):
     top = base + span
-    v = clr(step, base, top, size, mode, gamma)
+    fn = clr(base, top, size, mode, gamma)
+    v = fn(step)
     assert math.isfinite(v) and base * (1 - REL) <= v <= top * (1 + REL)
     k = step // (2 * size)
-    assert clr(2 * size * k, base, top, size, mode, gamma) == pytest.approx(base, rel=REL, abs=0)
+    assert fn(2 * size * k) == pytest.approx(base, rel=REL, abs=0)
     if mode == "triangular":        # every cycle peaks at max_lr, half a cycle in
-        assert clr(2 * size * k + size, base, top, size) == pytest.approx(top, rel=REL)
+        assert fn(2 * size * k + size) == pytest.approx(top, rel=REL)
 
 
 @st.composite
@@ -89,9 +90,10 @@ def one_cycle_args(draw):
 
 
 @given(total=st.integers(1, 10**5), where=st.floats(0.0, 1.0), kw=one_cycle_args())
-def test_one_cycle_is_finite_in_range_and_the_closure_agrees(total, where, kw):
+def test_one_cycle_is_finite_in_range(total, where, kw):
     step = round(where * total)
-    lr, mom = one_cycle(step, total, **kw)
+    fn = one_cycle(total + 1, **kw)           # iterations 0 .. total
+    lr, mom = fn(step)
     low = kw["max_lr"] / kw["div"] / kw["final_div"]
     assert math.isfinite(lr) and low * (1 - REL) <= lr <= kw["max_lr"] * (1 + REL)
     assert min(kw["moms"]) - 1e-12 <= mom <= max(kw["moms"]) + 1e-12 and 0 <= mom < 1
@@ -99,9 +101,9 @@ def test_one_cycle_is_finite_in_range_and_the_closure_agrees(total, where, kw):
     # (the cycle's end, max_lr / div, when there is no annealing phase)
     start = kw["max_lr"] / kw["div"] if kw["pct_start"] * total > 0 else kw["max_lr"]
     end = low if (1 - kw["pct_anneal"]) * total < total else kw["max_lr"] / kw["div"]
-    assert one_cycle(0, total, **kw)[0] == pytest.approx(start, rel=REL)
-    assert one_cycle(total, total, **kw) == pytest.approx((end, kw["moms"][0]), rel=REL)
-    assert schedules.one_cycle_schedule(total + 1, **kw)(step) == (lr, mom)   # bit for bit
+    assert fn(0)[0] == pytest.approx(start, rel=REL)
+    assert fn(total) == pytest.approx((end, kw["moms"][0]), rel=REL)
+    assert one_cycle(total + 1, **kw)(step) == (lr, mom)      # a pure function: bit for bit
 
 
 @given(bounds=st.lists(st.integers(0, 10**6), max_size=5, unique=True).map(sorted),
@@ -109,15 +111,16 @@ def test_one_cycle_is_finite_in_range_and_the_closure_agrees(total, where, kw):
 def test_piecewise_gives_one_of_its_values(bounds, data_, step):
     values = data_.draw(st.lists(st.floats(0.0, 10.0), min_size=len(bounds) + 1,
                                  max_size=len(bounds) + 1))
-    v = piecewise(step, bounds, values)
+    v = piecewise(bounds, values)(step)
     assert v == values[sum(b <= step for b in bounds)]
 
 
 @given(step=st.integers(0, 10**7), base=lrs, gamma=st.floats(1e-8, 1.0), power=st.floats(0, 5))
 def test_inv_is_finite_and_decreasing(step, base, gamma, power):
-    v = inv(step, base, gamma, power)
+    fn = inv(base, gamma, power)
+    v = fn(step)
     assert math.isfinite(v) and 0 <= v <= base
-    assert inv(step + 1, base, gamma, power) <= v
+    assert fn(step + 1) <= v
 
 
 @given(total=st.integers(2, 10**5), where=st.floats(0.0, 1.0), start=st.floats(1e-8, 1.0),
@@ -125,10 +128,11 @@ def test_inv_is_finite_and_decreasing(step, base, gamma, power):
 def test_range_sweeps_stay_between_start_and_end(total, where, start, factor):
     end = start * factor
     step = round(where * (total - 1))
-    for fn, first in ((linear_range, 0.0), (linear_range, start), (exp_range_test, start)):
-        v = fn(step, total, first, end)
+    for make, first in ((linear_sweep, 0.0), (linear_sweep, start), (exp_sweep, start)):
+        fn = make(total, first, end)
+        v = fn(step)
         assert math.isfinite(v) and first * (1 - REL) <= v <= end * (1 + REL)
-        assert fn(0, total, first, end) == first and fn(total - 1, total, first, end) == end
+        assert fn(0) == first and fn(total - 1) == end
 
 
 # Invalid arguments: every (function, argument, bad value), exhaustively.
@@ -141,29 +145,30 @@ BAD = {
     ">=1": NOT_NUMBERS + [0.5, 0.0],
     "[0,1)": NOT_NUMBERS + [1.0, 1.5, -0.1],
 }
-CASES = [  # function, valid keyword arguments, {argument: kind of value}
-    (clr, dict(step=3, base_lr=0.01, max_lr=0.1, step_size=7, mode="exp_range", gamma=0.99),
-     {"step": "int>=0", "base_lr": ">=0", "max_lr": ">0", "step_size": "int>=1", "gamma": ">0"}),
-    (one_cycle, dict(step=3, total_steps=100, max_lr=1.0, div=10.0, pct_start=0.3,
-                     pct_anneal=0.1, final_div=100.0),
-     {"step": "int>=0", "total_steps": "int>=1", "max_lr": ">0", "div": ">=1",
-      "final_div": ">=1", "pct_start": "[0,1)", "pct_anneal": "[0,1)"}),
-    (schedules.one_cycle_schedule, dict(steps=100, max_lr=1.0, div=10.0, final_div=100.0),
-     {"steps": "int>=1", "max_lr": ">0", "div": ">=1", "final_div": ">=1"}),
-    (inv, dict(step=3, base_lr=0.01, gamma=1e-4, power=0.75),
-     {"step": "int>=0", "base_lr": ">0", "gamma": ">0", "power": ">=0"}),
-    (linear_range, dict(step=3, total_steps=10, start_lr=0.0, end_lr=1.0),
-     {"step": "int>=0", "total_steps": "int>=1", "start_lr": ">=0", "end_lr": ">0"}),
-    (exp_range_test, dict(step=3, total_steps=10, start_lr=1e-5, end_lr=1.0),
-     {"step": "int>=0", "total_steps": "int>=1", "start_lr": ">0", "end_lr": ">0"}),
+CASES = [  # factory, valid keyword arguments, {argument: kind of value}
+    (clr, dict(base_lr=0.01, max_lr=0.1, step_size=7, mode="exp_range", gamma=0.99),
+     {"base_lr": ">=0", "max_lr": ">0", "step_size": "int>=1", "gamma": ">0"}),
+    (one_cycle, dict(steps=100, max_lr=1.0, div=10.0, pct_start=0.3, pct_anneal=0.1,
+                     final_div=100.0),
+     {"steps": "int>=1", "max_lr": ">0", "div": ">=1", "final_div": ">=1",
+      "pct_start": "[0,1)", "pct_anneal": "[0,1)"}),
+    (inv, dict(base_lr=0.01, gamma=1e-4, power=0.75),
+     {"base_lr": ">0", "gamma": ">0", "power": ">=0"}),
+    (linear_sweep, dict(steps=10, start_lr=0.0, end_lr=1.0),
+     {"steps": "int>=1", "start_lr": ">=0", "end_lr": ">0"}),
+    (exp_sweep, dict(steps=10, start_lr=1e-5, end_lr=1.0),
+     {"steps": "int>=1", "start_lr": ">0", "end_lr": ">0"}),
 ]
+STEP_CALLS = [  # every closure: a negative step is refused naming the step
+    clr(0.01, 0.1, 7), one_cycle(100, 1.0), piecewise([5], [0.1, 0.01]), inv(0.01, 1e-4, 0.75),
+    linear_sweep(10, 0.0, 1.0), exp_sweep(10, 1e-5, 1.0)]
 
 
 def test_every_bad_schedule_argument_is_a_value_error_naming_it():
     n = 0
     for fn, valid, kinds in CASES:
         out = fn(**valid)
-        assert np.isfinite(out(3) if callable(out) else out).all()     # the valid call works
+        assert np.isfinite(out(3)).all()     # the valid call works
         for arg, kind in kinds.items():
             for bad in BAD[kind]:
                 with pytest.raises(ValueError, match=arg.split("_")[0]) as info:
@@ -173,23 +178,27 @@ def test_every_bad_schedule_argument_is_a_value_error_naming_it():
     for i, bad in enumerate(BAD["[0,1)"]):       # the momenta, and a piecewise value
         for moms_ in ((bad, 0.85), (0.95, bad)):
             with pytest.raises(ValueError, match=r"moms\[[01]\]"):
-                one_cycle(3, 100, 1.0, moms=moms_)
+                one_cycle(100, 1.0, moms=moms_)
         if bad not in (1.0, 1.5):               # 1.5 is a fine learning rate
             with pytest.raises(ValueError, match=r"values\[1\]"):
-                piecewise(0, [5], [0.1, bad])
+                piecewise([5], [0.1, bad])
         n += 3
-    assert n > 250
+    for fn in STEP_CALLS:
+        with pytest.raises(ValueError, match="step must be"):
+            fn(-1)
+        n += 1
+    assert n > 200
 
 
 @given(value=st.floats(max_value=-1e-300, allow_infinity=True))
 def test_negative_learning_rates_are_refused(value):
-    for call, name in ((lambda: clr(3, 0.0, value, 7), "max_lr"),
-                       (lambda: clr(3, value, 1.0, 7), "base_lr"),
-                       (lambda: one_cycle(3, 10, value), "max_lr"),
-                       (lambda: inv(3, value, 1e-4, 0.75), "base_lr"),
-                       (lambda: linear_range(3, 10, value, 1.0), "start_lr"),
-                       (lambda: exp_range_test(3, 10, value, 1.0), "start_lr"),
-                       (lambda: piecewise(3, [], [value]), "values[0]")):
+    for call, name in ((lambda: clr(0.0, value, 7), "max_lr"),
+                       (lambda: clr(value, 1.0, 7), "base_lr"),
+                       (lambda: one_cycle(10, value), "max_lr"),
+                       (lambda: inv(value, 1e-4, 0.75), "base_lr"),
+                       (lambda: linear_sweep(10, value, 1.0), "start_lr"),
+                       (lambda: exp_sweep(10, value, 1.0), "start_lr"),
+                       (lambda: piecewise([], [value]), "values[0]")):
         with pytest.raises(ValueError, match=name.replace("[", r"\[").replace("]", r"\]")):
             call()
 
@@ -212,7 +221,7 @@ def _held(opt) -> list[tuple[float, float]]:
 @given(total=st.integers(2, 40), where=st.floats(0.0, 1.0), kw=one_cycle_args(),
        kind=st.sampled_from(["sgd", "adam"]), groups=st.integers(1, 2))
 def test_scheduled_state_round_trip_resumes_exactly(total, where, kw, kind, groups):
-    fn = schedules.one_cycle_schedule(total + 1, **kw)          # steps 0 .. total
+    fn = one_cycle(total + 1, **kw)          # steps 0 .. total
     k = round(where * total)
     opt_a = _opt(kind, groups)
     sched_a = Scheduled(opt_a, fn)
@@ -479,7 +488,7 @@ class FakeRuns:
         h.lr, h.momentum = [0.01] * 4, [0.9] * 4
         h.loss = [2.3, 2.0, 1.8, 1.5 + cfg["seed"] / 100]
         h.evals = [train.EvalPoint(4, 2.0, 0.01, 1.4, cfg["seed"] / 10)]
-        h.wall_time, h.info = 0.1, {"fast": "eager", "precision": "fp32"}
+        h.wall_time, h.info = 0.1, {"step_path": "eager", "precision": "fp32"}
         with self.lock:
             self.ok[cfg["name"]] = self.ok.get(cfg["name"], 0) + 1
         return h
@@ -618,3 +627,121 @@ def test_schedule_checks_fail_on_any_constant_and_never_raise(value):
         assert lr.passed is (not isinstance(value, (bool, str, list))
                              and 0.1 / 3 <= float(value) <= 0.3
                              if not isinstance(value, int) or abs(value) < 10**300 else False)
+
+
+# The newer function checks: a learner's function in, a verdict out. A constant, random junk or a
+# function that crashes is a failure with a message, never an exception (outside strict mode);
+# a solution written from the idea passes.
+
+def _my_verdict_and_bounds(lrs, acc):
+    """A learner's reading of an accuracy-vs-lr curve (sweep 0 -> 3, chance 10 %), from the
+    idea: smooth with a running median of 3, find the best A, the floor L = A - 0.25·(A - 0.1),
+    walk out from the best while accuracy stays at or above L; super-converges when that plateau
+    covers at least half the sweep. min_lr: where accuracy first reaches half its gain over
+    chance, kept within max_lr/30 .. max_lr/4."""
+    lrs, acc = list(lrs), list(acc)
+    smooth = [float(np.median(acc[max(0, i - 1):i + 2])) for i in range(len(acc))]
+    best = max(smooth)
+    k = smooth.index(best)
+    if best - 0.1 < 0.1:                       # never rose ten points above chance
+        return False, None
+    floor = best - 0.25 * (best - 0.1)
+    lo = hi = k
+    while lo > 0 and smooth[lo - 1] >= floor:
+        lo -= 1
+    while hi < len(smooth) - 1 and smooth[hi + 1] >= floor:
+        hi += 1
+    max_lr = lrs[hi]
+    half = next(lr for lr, a in zip(lrs, smooth) if a >= 0.1 + (best - 0.1) / 2)
+    min_lr = min(max(half, max_lr / 30), max_lr / 4)
+    return (lrs[hi] - lrs[lo]) / 3.0 >= 0.5, (min_lr, max_lr)
+
+
+def _my_budget(stepsize, at_least):
+    cycle = 2 * stepsize                       # a cycle is up and down: two stepsizes
+    return -(-at_least // cycle) * cycle       # round up to the next cycle end
+
+
+def _my_dip(acc):
+    best, dip = acc[0], 0.0
+    for a in acc:
+        best = max(best, a)
+        dip = max(dip, best - a)
+    return dip
+
+
+def _my_noise(lr, batch, momentum, n):
+    return lr / (1 - momentum) * n / batch     # effective step lr/(1-m), averaged over B of N
+
+
+def _my_multistep(step, total, base_lr):
+    drops = (step >= 5 * total // 8) + (step >= 7 * total // 8)
+    return base_lr * 0.1 ** drops
+
+
+NEW_CHECKS = {   # check -> (a learner's solution, how many arguments it takes)
+    "plateau_verdict": (lambda lrs, acc: _my_verdict_and_bounds(lrs, acc)[0], 2),
+    "plateau_bounds": (lambda lrs, acc: _my_verdict_and_bounds(lrs, acc)[1], 2),
+    "cycle_budget": (_my_budget, 2),
+    "largest_dip": (_my_dip, 1),
+    "noise_scale": (_my_noise, 4),
+    "multistep": (_my_multistep, 3),
+}
+
+
+@pytest.mark.parametrize("check", NEW_CHECKS)
+def test_new_checks_pass_a_solution_written_from_the_idea(check):
+    with _quiet(), checks.strict():
+        r = getattr(checks, check)(NEW_CHECKS[check][0])
+    assert r.passed is True, str(r)
+
+
+def _constant(value, n_args):
+    return {1: lambda a: value, 2: lambda a, b: value, 3: lambda a, b, c: value,
+            4: lambda a, b, c, d: value}[n_args]
+
+
+def _crashing(error):
+    def fn(*args):
+        raise error("a bug in the learner's code")
+    return fn
+
+
+junk_returns = st.one_of(answers, st.tuples(answers, answers), st.just(np.array([0.1, 3.0])),
+                         st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+errors = st.sampled_from([ValueError, TypeError, ZeroDivisionError, IndexError, KeyError,
+                          AttributeError, RuntimeError, OverflowError, RecursionError])
+
+
+@given(check=st.sampled_from(sorted(NEW_CHECKS)), value=junk_returns)
+def test_new_checks_fail_on_any_constant_and_never_raise(check, value):
+    fn = _constant(value, NEW_CHECKS[check][1])
+    with _quiet(), checks.strict(False):
+        r = getattr(checks, check)(fn)
+    assert r.passed is False and len(str(r)) < 600, str(r)
+    with _quiet(), checks.strict(True), pytest.raises(checks.CheckFailed):
+        getattr(checks, check)(fn)
+
+
+@FEW
+@given(check=st.sampled_from(sorted(NEW_CHECKS)),
+       junk=st.functions(like=lambda *args: None, returns=junk_returns, pure=False))
+def test_new_checks_fail_on_random_junk_and_never_raise(check, junk):
+    with _quiet(), checks.strict(False):
+        r = getattr(checks, check)(junk)
+    assert r.passed is False and len(str(r)) < 600, str(r)
+
+
+@given(check=st.sampled_from(sorted(NEW_CHECKS)), error=errors,
+       value=st.one_of(answers, st.just(NEW_CHECKS["cycle_budget"][0])))
+def test_new_checks_report_crashes_stubs_and_values_without_raising(check, error, value):
+    with _quiet(), checks.strict(False):
+        crashed = getattr(checks, check)(_crashing(error))
+        stub = getattr(checks, check)(_crashing(NotImplementedError))
+        called = getattr(checks, check)(value)          # a value where a function belongs
+    assert crashed.passed is False and error.__name__ in crashed.message
+    assert stub.passed is None
+    if callable(value):                                 # the wrong function: fails, no raise
+        assert called.passed is (check == "cycle_budget")
+    else:
+        assert called.passed is False and "pass your function itself" in called.message

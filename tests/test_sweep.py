@@ -7,9 +7,10 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from superconv_lib import schedules, sweep, train
+from superconv_lib import experiments, plots, schedules, sweep, train
 
 TINY = {"model": "lenet", "dataset": "mnist", "train_limit": 160, "test_limit": 100,
         "batch_size": 20, "steps": 16, "lr_min": 0.005, "lr_max": 0.05}
@@ -36,12 +37,12 @@ def count_runs(monkeypatch):
 # configs, hashes, schedules (no training)
 
 
-def test_seed_table1_maps_onto_one_cycle():
-    rows = sweep.seed_table1()
+def test_epfl_table1_maps_onto_one_cycle():
+    rows = experiments.epfl_table1()
     assert len(rows) == 8 and all(r["batch_size"] == 128 and r["model"] == "resnet18" for r in rows)
     assert [r["target"] for r in rows] == pytest.approx(
         [0.8442, 0.85, 0.8813, 0.8429, 0.8865, 0.8878, 0.8512, 0.8018])
-    assert sweep.seed_adam()["target"] == pytest.approx(0.8354)
+    assert experiments.epfl_adam()["target"] == pytest.approx(0.8354)
     # row 1: 0.001-0.01, momentum 0.95-0.85, 10 % annealing, over N iterations
     n = 1001
     fn = sweep.schedule_of(rows[0], n)
@@ -49,8 +50,8 @@ def test_seed_table1_maps_onto_one_cycle():
     assert fn(450) == pytest.approx((0.01, 0.85))          # peak at pct_start = 0.45 of 1000
     assert fn(900) == pytest.approx((0.001, 0.95))         # cycle ends, annealing starts
     assert fn(1000) == pytest.approx((1e-5, 0.95))         # lr_min / 100 at the last iteration
-    assert fn(700) == schedules.one_cycle(700, 1000, 0.01, div=10, pct_start=0.45,
-                                          pct_anneal=0.1, final_div=100, moms=(0.95, 0.85))
+    assert fn(700) == schedules.one_cycle(1001, 0.01, div=10, pct_start=0.45, pct_anneal=0.1,
+                                          final_div=100, moms=(0.95, 0.85))(700)
     # row 2: 50 % annealing -> the cycle takes 50 %, peak at 25 %
     fn2 = sweep.schedule_of(rows[1], n)
     assert fn2(250)[0] == pytest.approx(0.01) and fn2(500)[0] == pytest.approx(0.001)
@@ -61,24 +62,24 @@ def test_seed_table1_maps_onto_one_cycle():
     assert fn7(950)[0] == pytest.approx(0.01 - 0.5 * (0.01 - 1e-4))
     assert fn7(1000) == pytest.approx((1e-4, 0.9))
     # Adam baseline: constant
-    fa = sweep.schedule_of(sweep.seed_adam(), n)
+    fa = sweep.schedule_of(experiments.epfl_adam(), n)
     assert fa(0) == fa(999) == (0.001, 0.9)
 
 
 def test_smith_grid_is_the_caffe_clr_run():
-    grid = sweep.smith_grid("weight_decay")
+    grid = experiments.smith_grid("weight_decay")
     assert [c["weight_decay"] for c in grid] == [1e-3, 1e-4, 1e-5, 1e-6]
     assert [c["target"] for c in grid] == pytest.approx([0.09952, 0.9244, 0.8828, 0.87252])
     fn = sweep.schedule_of(grid[0], 10_000)
     for s in (0, 1234, 5000, 7777, 9999):  # Caffe's "triangular" CLR, stepsize 5000
-        assert fn(s)[0] == pytest.approx(schedules.clr(s, 0.1, 3.0, 5000), abs=1e-3)
+        assert fn(s)[0] == pytest.approx(schedules.clr(0.1, 3.0, 5000)(s), abs=1e-3)
         assert fn(s)[1] == 0.9
-    mom = sweep.smith_grid("momentum", values=[0.8, 0.95])
+    mom = experiments.smith_grid("momentum", values=[0.8, 0.95])
     assert [(c["mom_min"], c["mom_max"]) for c in mom] == [(0.8, 0.8), (0.95, 0.95)]
-    sizes = sweep.smith_grid("train_size")
+    sizes = experiments.smith_grid("train_size")
     assert [c["train_limit"] for c in sizes] == [10_000, 20_000, 30_000, 40_000, None]
     with pytest.raises(ValueError, match="not in the momentum grid"):
-        sweep.smith_grid("momentum", values=[0.5])
+        experiments.smith_grid("momentum", values=[0.5])
 
 
 def test_config_validation_and_hash():
@@ -165,6 +166,37 @@ def test_saved_history_reloads(offline, tmp_path):
     assert back.final_accuracy == pytest.approx(direct.final_accuracy)
     assert back.info["config"]["name"] == "h" and back.info["status"] == "ok"
     assert list(sweep.load_histories(tmp_path, [cfg, tiny("never run", seed=5)])) == ["h"]
+    import matplotlib
+    matplotlib.use("Agg")
+    ax_acc, ax_loss = plots.sweep_curves({"h": back}, x="step")
+    acc_line, = ax_acc.lines
+    assert list(acc_line.get_xdata()) == [8, 16]
+    assert acc_line.get_ydata()[-1] == pytest.approx(100 * direct.final_accuracy)
+    train_line = ax_loss.lines[1]                       # the per-epoch mean of the train loss
+    assert list(train_line.get_xdata()) == [8, 16]
+    assert train_line.get_ydata() == pytest.approx([np.mean(direct.loss[:8]),
+                                                    np.mean(direct.loss[8:])], rel=1e-6)
+    with pytest.raises(ValueError, match="'epoch' or 'step'"):
+        plots.sweep_curves({"h": back}, x="iteration")
+
+
+def test_schedule_curves_sample_the_configs_schedules():
+    import matplotlib
+    matplotlib.use("Agg")
+    table1 = experiments.epfl_table1()
+    curves = sweep.schedule_curves([table1[0], experiments.epfl_adam(), tiny("t")],
+                                   points_per_epoch=10)
+    row = curves[table1[0]["name"]]                     # 90 epochs at 10 points per epoch
+    assert len(row.x) == 900 and row.x[-1] == pytest.approx(89.9) and row.unit == "epoch"
+    assert row.lr.max() == pytest.approx(0.01, rel=0.01) and row.lr[-1] == pytest.approx(1e-5)
+    assert row.momentum.min() == pytest.approx(0.85, abs=1e-3)
+    assert set(curves["Adam 1e-3"].lr) == {1e-3}
+    assert curves["t"].unit == "iteration / 1000" and len(curves["t"].x) == 2
+    ax_lr, ax_mom = plots.sweep_schedules(curves)
+    assert ax_lr.get_yscale() == "log" and len(ax_lr.lines) == len(ax_mom.lines) == 3
+    assert ax_lr.get_xlabel() == "epoch or iteration / 1000"
+    with pytest.raises(ValueError, match="no configs"):
+        sweep.schedule_curves([])
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(offline, tmp_path, count_runs):

@@ -70,7 +70,6 @@ def _start(tmp: Path, out: Path, log: Path, names: list[str], pause: float,
     script.write_text(SCRIPT)
     env = {**os.environ, "SUPERCONV_DATA": str(data_folder), "SUPERCONV_DEVICE": "cpu",
            "SUPERCONV_CACHE": str(tmp / "cache"), "OMP_NUM_THREADS": "1",
-           "SUPERCONV_FAST": "eager",
            # this checkout's library, whatever the interpreter has installed
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     args = [str(out), str(log), str(pause), ",".join(names), str(together), str(hold)]

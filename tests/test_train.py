@@ -18,7 +18,7 @@ def test_fit_mnist_subset_reaches_90_percent(offline):
     xt, yt = data.load("mnist", "test", limit=1000)
     loader = data.Loader(x, y, 64)
     steps = 4 * len(loader)
-    h = train.fit(models.lenet(), loader, steps=steps, lr=lambda s: schedules.one_cycle(s, steps, 0.05),
+    h = train.fit(models.lenet(), loader, steps=steps, lr=schedules.one_cycle(steps, 0.05),
                   eval_data=(xt, yt), progress=False)
     assert h.final_accuracy >= 0.90, h
     assert len(h.evals) == 4 and [e.step for e in h.evals] == [31, 62, 93, 124]
@@ -40,7 +40,7 @@ def test_same_seed_same_history(tiny_data):
 def test_schedule_sets_lr_and_momentum(tiny_data):
     x, y = tiny_data
     steps = 30
-    fn = lambda s: schedules.one_cycle(s, steps, 0.1)
+    fn = schedules.one_cycle(steps, 0.1)
     h = train.fit(small_net(), data.Loader(x, y, 32), steps=steps, lr=fn, progress=False)
     want = [fn(s) for s in range(steps)]
     assert h.lr == pytest.approx([w[0] for w in want], abs=1e-12)
@@ -128,12 +128,28 @@ def test_to_csv_rows(tiny_data, tmp_path):
     assert (tmp_path / "h.csv").read_text() == text
 
 
-def test_compare_table(tiny_data):
+def test_table(tiny_data):
     x, y = tiny_data
     h = train.fit(small_net(), data.Loader(x, y, 64), steps=10, lr=0.05, eval_data=(x, y),
                   progress=False, label="a")
-    table = train.compare({"first": h, "second": h})
+    table = train.table({"first": h, "second": h})
     assert "first" in table and f"{h.final_accuracy:.2%}" in table and len(table.splitlines()) == 3
+
+
+def test_runs_share_the_seed_and_the_batch_order(tiny_data):
+    x, y = tiny_data
+    loader = data.Loader(x, y, 64, augment="flip", seed=3)
+    loader.epoch = 2
+    lrs = {"a": 0.05, "b": schedules.one_cycle(15, 0.1), "a again": 0.05, "wild": 1e6}
+    out = train.runs(small_net, loader, lrs, seed=5, steps={"a": 15, "b": 15, "a again": 15,
+                                                           "wild": 15}, progress=False)
+    assert list(out) == list(lrs) and loader.epoch == 2          # the loader is put back
+    assert out["a"].loss == out["a again"].loss                   # same init, same batches
+    assert out["a"].loss[0] == out["b"].loss[0]                   # same first weights and batch
+    assert out["b"].loss[1] != out["a"].loss[1]                   # the schedules differ after
+    assert out["wild"].stop_reason and "non-finite" in out["wild"].stop_reason   # kept
+    h = train.runs(small_net, loader, {"x": 0.05}, seed=6, steps=15, progress=False)["x"]
+    assert h.loss[0] != out["a"].loss[0]                          # another seed, other weights
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -167,15 +183,6 @@ def test_history_csv_round_trip(tiny_data):
     assert back.loss == pytest.approx(h.loss, rel=1e-7) and back.lr == pytest.approx(h.lr)
     assert [(e.step, e.epoch) for e in back.evals] == [(e.step, e.epoch) for e in h.evals]
     assert back.final_accuracy == pytest.approx(h.final_accuracy, rel=1e-5)
-
-
-def test_named_runs():
-    class R:
-        label = ""
-    r = R()
-    assert train.named_runs({"a": r}) == [("a", r)] and train.named_runs([r]) == [("run 0", r)]
-    with pytest.raises(ValueError, match="at least one"):
-        train.named_runs([])
 
 
 # ---------------------------------------------- issue 13: every value that reaches the optimizer
@@ -313,3 +320,60 @@ def test_to_csv_keeps_momentum_to_8_significant_digits():
 def test_from_csv_names_the_bad_line(text, match):
     with pytest.raises(ValueError, match=match):
         train.History.from_csv(text, 2)
+
+
+# ----------------------------------------- the optimizers Smith & Topin compare, by name
+
+@pytest.mark.parametrize("name, cls, momentum_slot", [
+    ("sgd", torch.optim.SGD, "momentum"), ("nesterov", torch.optim.SGD, "momentum"),
+    ("adam", torch.optim.Adam, "betas"), ("adamw", torch.optim.AdamW, "betas"),
+    ("adagrad", torch.optim.Adagrad, None), ("adadelta", torch.optim.Adadelta, None),
+])
+def test_make_optimizer_names(name, cls, momentum_slot):
+    opt = train.make_optimizer(small_net(), name, 0.05, 0.85, 1e-4)
+    g = opt.param_groups[0]
+    assert type(opt) is cls and g["lr"] == 0.05 and g["weight_decay"] == 1e-4
+    if momentum_slot == "momentum":
+        assert g["momentum"] == 0.85 and g["nesterov"] == (name == "nesterov")
+    elif momentum_slot == "betas":
+        assert g["betas"] == (0.85, 0.999)
+    else:
+        assert "momentum" not in g and "betas" not in g
+
+
+def test_make_optimizer_refuses_unknown_names_and_nesterov_without_momentum():
+    with pytest.raises(ValueError, match="sgd, nesterov, adam, adamw, adagrad, adadelta"):
+        train.make_optimizer(small_net(), "lbfgs", 0.1, 0.9, 0.0)
+    with pytest.raises(ValueError, match="'nesterov' needs a momentum > 0"):
+        train.make_optimizer(small_net(), "nesterov", 0.1, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "adadelta"])
+def test_fit_trains_optimizers_without_momentum(tiny_data, name):
+    x, y = tiny_data
+    lr = 0.05 if name == "adagrad" else 1.0
+    h = train.fit(small_net(), data.Loader(x, y, 64), steps=40, lr=lr, optimizer=name,
+                  progress=False)          # the default momentum=0.9 is not used
+    assert h.info["optimizer"] == name and all(math.isnan(m) for m in h.momentum)
+    assert h.lr == [lr] * 40 and np.mean(h.loss[-5:]) < 0.7 * np.mean(h.loss[:5])
+    with pytest.raises(ValueError, match="has no momentum"):
+        train.fit(small_net(), data.Loader(x, y, 64), steps=4, optimizer=name,
+                  lr=schedules.one_cycle(4, 0.1), progress=False)
+    with pytest.raises(ValueError, match="has no momentum"):
+        train.fit(small_net(), data.Loader(x, y, 64), steps=4, optimizer=name, lr=0.1,
+                  momentum=lambda s: 0.9, progress=False)
+
+
+def test_nesterov_by_name_and_by_flag_train_alike(tiny_data):
+    x, y = tiny_data
+    out = train.runs(small_net, data.Loader(x, y, 64, seed=0), {"a": 0.05, "b": 0.05, "c": 0.05},
+                     steps=20, progress=False)
+    lrs = {"a": 0.05, "b": 0.05, "c": 0.05}
+    loader = data.Loader(x, y, 64, seed=0)
+    a = train.runs(small_net, loader, lrs, steps=20, optimizer="nesterov", progress=False)["a"]
+    b = train.runs(small_net, loader, lrs, steps=20, nesterov=True, progress=False)["b"]
+    c = out["c"]
+    assert a.loss == b.loss and a.loss[0] == c.loss[0] and a.loss[1:] != c.loss[1:]
+    with pytest.raises(ValueError, match="nesterov=True is SGD's"):
+        train.fit(small_net(), data.Loader(x, y, 64), steps=2, lr=0.05, optimizer="adam",
+                  nesterov=True, progress=False)

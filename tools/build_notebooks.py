@@ -19,9 +19,12 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from superconv_lib.course import clean_notebook as clean   # the committed form (nbstripout's)
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:        # tools/course.py beside this file (also when loaded by path)
+    sys.path.insert(0, str(HERE))
+from course import clean_notebook as clean   # noqa: E402 — the committed form (nbstripout's)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = HERE.parent
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 START = ROOT / "START_HERE.ipynb"
@@ -57,8 +60,12 @@ learning-rate cycle. Open a lesson below; each runs top to bottom with **Run ▸
 {rows}
 
 - The **lesson** is the full notebook; the **exercise copy** is the same lesson with each
-  exercise's solution replaced by `raise NotImplementedError()`. Work in the exercise copy, check
-  yourself with the cell below each exercise, and look at the lesson when you are stuck.
+  exercise's solution replaced by `raise NotImplementedError()`, and each predict-then-run
+  answer by *YOUR ANSWER HERE*. Work in the exercise copy, check yourself with the cell below
+  each exercise, write your prediction before you run the experiment, and look at the lesson
+  when you are stuck.
+- Prerequisites, learner and run times, and the terms: each notebook's first cell, the
+  [glossary](docs/GLOSSARY.md).
 - **Run time**: each notebook's first cell says how long it runs. Started with
   `SUPERCONV_QUICK=1 .venv/bin/jupyter lab START_HERE.ipynb`, every notebook runs in about a
   minute on a laptop CPU (tiny subsets); README.md explains the run sizes.

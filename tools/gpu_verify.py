@@ -8,8 +8,8 @@
 The parts, in this order, so that a run cut off early still reports the ones before the cut:
 
   1 tests       the CUDA-only tests of tests/test_fast.py (graph step == eager step, fall-back on a
-                failed capture, precision handling, and the flagship case: 50 steps of ResNet-20 in
-                bf16 with BatchNorm and channels_last, graph against eager);
+                failed capture, dropout, and the flagship case: 50 steps of ResNet-20 in bf16 with
+                BatchNorm and channels_last, graph against eager);
   2 throughput  benchmarks/throughput.py's table: fit against the raw eager step and against a
                 typical DataLoader loop, per model;
   3 mnist       the seed's claim (benchmarks/time_to_accuracy.py): LeNet, batch 64, 1cycle 12
@@ -18,7 +18,7 @@ The parts, in this order, so that a run cut off early still reports the ones bef
   5 one_cycle   ResNet-56, 1cycle 0.1 -> 3 against piecewise constant at the same iterations
                 (experiments.one_cycle_vs_piecewise, as notebook 04);
   6 hessian     the Hessian-free estimate during a short 1cycle run and a short constant run
-                (hessian.compare, read by experiments.hessian_ordering, as notebook 05).
+                (hessian.runs, read by experiments.hessian_ordering, as notebook 05).
 
 Each part runs in its own process with its own time budget (its share of ``--total``, 525 s:
 time a part leaves unused passes on to the later ones), prints its time, and is killed at
@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from superconv_lib import (config, data, experiments, fast, hessian, indicator,  # noqa: E402
+from superconv_lib import (config, data, experiments, hessian, indicator,  # noqa: E402
                            models, plots, train)
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ from superconv_lib import (config, data, experiments, fast, hessian, indicator, 
 TOTAL_S = 525           # 9 minutes on one H100/H200 less this driver's start; the device tool
                         # allows 10 per command
 PARTS = {               # name: (what it checks, its share of --total on a GPU: relative weights)
-    "tests": ("CUDA-only tests: graph == eager, fall-back, precision, flagship ResNet-20", 100),
+    "tests": ("CUDA-only tests: graph == eager, fall-back, dropout, flagship ResNet-20", 100),
     "throughput": ("throughput: fit vs raw step vs DataLoader loop", 110),
     "mnist": ("MNIST seed claim: LeNet, batch 64, 1cycle 12 epochs", 45),
     "range_test": ("ResNet-56 accuracy range test 0 -> 3, indicator verdict", 90),
@@ -103,7 +103,7 @@ GPU = {                 # the papers' sizes; the ResNet-56 parts shrink to fit t
 }
 DRY = {                 # the same parts, tiny, on the CPU: the plumbing, not the numbers
     **GPU,
-    "tests_k": ["graph or capture or precision or probe or cuda or flagship"],
+    "tests_k": ["graph or capture or precision or cuda or flagship"],
     "tp_models": ["lenet", "resnet20"], "tp_steps": 3, "tp_warmup": 1, "tp_workers": 0,
     "tp_batch": 32, "tp_limit": 256,
     "mnist_limit": 1000, "mnist_test_limit": 500, "mnist_learned": 0.5,
@@ -249,7 +249,7 @@ def part_tests(p: Part) -> None:
         p.figures += (f"; flagship ResNet-20 bf16 ({flag['outcome']}): graph vs uncaptured step "
                       f"{pr['capture_weight_drift']:.2f} % (weights), graph vs eager "
                       f"{pr['loss_drift']:.2f} % (loss) {pr['weight_drift']:.2f} % (weights); "
-                      f"foreach vs eager {pr['update_weight_drift']:.2f} %, eager vs eager "
+                      f"uncaptured vs eager {pr['update_weight_drift']:.2f} %, eager vs eager "
                       f"{pr['eager_weight_drift']:.2f} %")
     elif flag:
         p.figures += f"; flagship {flag['outcome']}"
@@ -296,7 +296,7 @@ def part_throughput(p: Part) -> None:
     eager = [r["case"] for r in rows if not r["path"].startswith("graph")]
     if not all(math.isfinite(v) and v > 0 for v in numbers):
         p.fail("a throughput is not a positive number")
-    elif not p.dry and eager:         # fit(fast="auto") on CUDA must take the graph
+    elif not p.dry and eager:         # fit(step_path="auto") on CUDA must take the graph
         p.fail(f"fit fell back to eager on the GPU for {', '.join(eager)} (log: why)")
 
 
@@ -317,7 +317,6 @@ def part_mnist(p: Part) -> None:
     """The seed's MNIST 1cycle run, as benchmarks/time_to_accuracy.py times it."""
     require_data("mnist")
     tta = _bench("time_to_accuracy")
-    fast.forget_probes()                        # the run pays for its own precision probe
     h, clock, target, target_s, spe = tta.mnist("auto", None, limit=p.S["mnist_limit"],
                                                 test_limit=p.S["mnist_test_limit"])
     r = tta.summarize(h, clock, target, target_s)
@@ -373,9 +372,9 @@ def iterations(p: Part, loader: data.Loader, eval_data, *, runs: int, evals: int
     n = int((left / runs - setup - evals * t_eval) / t_iter) // S["multiple"] * S["multiple"]
     n = max(S["min_iters"], min(cap, n))
     p.data["sizing"] = {"s_per_iteration": t_iter, "s_per_evaluation": t_eval, "setup_s": setup,
-                        "path": f"{h.info['fast']}/{prec}", "seconds_left": left,
+                        "path": f"{h.info['step_path']}/{prec}", "seconds_left": left,
                         "iterations": n, "cap": cap, "calibration_s": time.time() - t0}
-    print(f"sizing: {1e3 * t_iter:.1f} ms/iteration ({h.info['fast']}/{prec}), "
+    print(f"sizing: {1e3 * t_iter:.1f} ms/iteration ({h.info['step_path']}/{prec}), "
           f"{t_eval:.2f} s/evaluation, set-up {setup:.1f} s -> {runs} x {n} iterations "
           f"(cap {cap}) in {left:.0f} s", flush=True)
     return n
@@ -430,10 +429,10 @@ def part_one_cycle(p: Part) -> None:
     for name, h in runs.items():
         p.data[name] = {"final_accuracy": h.final_accuracy, "wall_s": h.wall_time,
                         "s_per_epoch": h.wall_time / epochs, "stop_reason": h.stop_reason,
-                        "path": f"{h.info.get('fast')}/{h.info.get('precision')}",
+                        "path": f"{h.info.get('step_path')}/{h.info.get('precision')}",
                         "evals": [[e.step, e.accuracy] for e in h.evals]}
         print(f"{name}: {h.final_accuracy:.2%} after {h.steps} it in {h.wall_time:.1f} s "
-              f"({h.info.get('fast')}/{h.info.get('precision')})", flush=True)
+              f"({h.info.get('step_path')}/{h.info.get('precision')})", flush=True)
     (n1, one), (n2, pw) = runs.items()
     spe = one.wall_time / epochs          # its evaluations included: an upper bound
     p.data.update(iterations=n, batch=S["batch"], epochs=epochs, s_per_epoch=spe)
@@ -458,18 +457,18 @@ def part_one_cycle(p: Part) -> None:
 
 
 def part_hessian(p: Part) -> None:
-    """hessian.compare on the paper's CIFAR preset, 1cycle 0.1 -> 3 and constant 0.35, short; read
+    """hessian.runs on the paper's CIFAR preset, 1cycle 0.1 -> 3 and constant 0.35, short; read
     as notebook 05 reads it (experiments.hessian_ordering)."""
     S = p.S
     loader, eval_data = cifar(p)
     n = iterations(p, loader, eval_data, runs=2, evals=1, cap=S["hessian_iters"], overhead=1.05)
-    P = hessian.PRESETS["cifar10"]
-    lrs = {k: v for k, v in hessian.comparison_schedules(n, cycle=P["cycle"],
-                                                         standard=P["standard"]).items()
+    P = experiments.HESSIAN_PRESETS["cifar10"]
+    lrs = {k: v for k, v in experiments.comparison_schedules(n, cycle=P["cycle"],
+                                                             standard=P["standard"]).items()
            if not k.startswith("piecewise")}
-    runs = hessian.compare(S["cifar_model"], loader, lrs, steps=n, every=S["hessian_every"],
-                           weight_decay=P["weight_decay"], eval_data=eval_data, eval_every=n,
-                           progress=False)
+    runs = hessian.runs(S["cifar_model"], loader, lrs, steps=n, every=S["hessian_every"],
+                        weight_decay=P["weight_decay"], eval_data=eval_data, eval_every=n,
+                        progress=False)
     burn = n // 10
     ranges = {name: est.range(after=burn) for name, est in runs.items()}
     for name, est in runs.items():
@@ -488,7 +487,7 @@ def part_hessian(p: Part) -> None:
     p.target("peak estimate under the cycle in the paper's 2-6", ranges[cn][1], "in [2, 6]",
              2 <= ranges[cn][1] <= 6)
     p.save()
-    ax = hessian.plot(runs)
+    ax = plots.hessian(runs)
     _savefig(p, ax, "hessian.png")
     if not all(len(est.records) >= 3 and np.isfinite(est.raw).all() for est in runs.values()):
         p.fail("an estimate is missing or not finite")
@@ -501,7 +500,7 @@ def part_hardware(p: Part) -> None:
             "cuda_runtime": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
             "cuda": cuda, "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "torch_threads": torch.get_num_threads(),
-            "SUPERCONV_FAST": config.fast_path(), "SUPERCONV_PRECISION": config.precision()}
+            "cudnn_benchmark": torch.backends.cudnn.benchmark}
     if cuda:
         dev = torch.cuda.current_device()
         prop = torch.cuda.get_device_properties(dev)

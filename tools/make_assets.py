@@ -13,7 +13,6 @@ README's thumbnails load fast.
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 from typing import Callable
@@ -34,8 +33,7 @@ SIZE = (5.5, 3.6)   # inches: 440 x 288 px at 80 dpi
 def clr_policies() -> plt.Figure:
     """Notebook 02: Smith's three CLR policies over three cycles (stepsize 2,000 iterations)."""
     base, top, size = 0.001, 0.006, 2000
-    fns = {mode: functools.partial(schedules.clr, base_lr=base, max_lr=top, step_size=size,
-                                   mode=mode, gamma=0.99994)
+    fns = {mode: schedules.clr(base, top, size, mode=mode, gamma=0.99994)
            for mode in schedules.CLR_MODES}
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
     plots.schedule_overlay(fns, 6 * size + 1, ax=ax, log=False,
@@ -49,8 +47,8 @@ def one_cycle() -> plt.Figure:
     """Notebook 03: 1cycle with cyclical momentum (lr 0.008 → 0.08 → 0.008, then annealing)."""
     total = 1000
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
-    lr_ax, mom_ax = plots.schedule(functools.partial(schedules.one_cycle, total_steps=total,
-                                                     max_lr=0.08), total + 1, ax=ax, log=False)
+    lr_ax, mom_ax = plots.schedule(schedules.one_cycle(total + 1, max_lr=0.08), total + 1, ax=ax,
+                                   log=False)
     lr_ax.set_title("1cycle: one lr cycle, then annealing; momentum mirrors it")
     return fig
 
@@ -91,14 +89,15 @@ def hessian_free() -> plt.Figure:
     from superconv_lib import experiments, hessian
     S = experiments.sizes("05", _mode())
     loader, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
-    P = hessian.PRESETS["cifar10"]
-    lrs = hessian.comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
+    P = experiments.HESSIAN_PRESETS["cifar10"]
+    lrs = experiments.comparison_schedules(S["cifar_steps"], cycle=P["cycle"],
+                                           standard=P["standard"])
     lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
-    est = hessian.compare(S["cifar_model"], loader, lrs, steps=S["cifar_steps"], every=S["every"],
-                          weight_decay=P["weight_decay"], eval_data=ev,
-                          eval_every=S["cifar_steps"], progress=False)
+    est = hessian.runs(S["cifar_model"], loader, lrs, steps=S["cifar_steps"], every=S["every"],
+                       weight_decay=P["weight_decay"], eval_data=ev, eval_every=S["cifar_steps"],
+                       progress=False)
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
-    hessian.plot(est, ax=ax)
+    plots.hessian(est, ax=ax)
     acc = ", ".join(f"{k.split()[0]} {e.history.final_accuracy:.0%}" for k, e in est.items())
     ax.set_title(f"Estimated optimal lr, {S['cifar_model']} / CIFAR-10 ({acc})\n"
                  f"{_mode()} size, {S['cifar_steps']} iterations, {_where()}", fontsize=9)
@@ -120,7 +119,7 @@ def indicator() -> plt.Figure:
             ind.indicator(lambda: models.plain_cnn(width=S["plain_width"]), loader, ev,
                           label="plain CNN", **kw)]
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
-    ind.compare(runs, ax=ax)
+    plots.indicators(runs, ax=ax)
     ax.set_title(f"Indicator, {S['model']}: BN score {runs[0].score:.2f} "
                  f"({mode} size, {S['num_iter']} it., {_where()})", fontsize=9)
     return fig
@@ -151,13 +150,13 @@ def super_convergence() -> plt.Figure:
 
 def seed_targets() -> plt.Figure:
     """Notebook 06: the EPFL seed's Table I — their accuracies, the targets our sweep reproduces."""
-    from superconv_lib import sweep
+    from superconv_lib import experiments
     def label(c):
         mom = "cyc. mom." if c["mom_min"] != c["mom_max"] else f"mom. {c['mom_max']:g}"
         return (f"lr {c['lr_min']:g}–{c['lr_max']:g}, {mom}, {c['anneal_pct']:g}% anneal, "
                 f"{c['epochs']:g} ep")
-    rows = [(label(c), c["target"]) for c in sweep.seed_table1()]
-    adam = sweep.seed_adam()
+    rows = [(label(c), c["target"]) for c in experiments.epfl_table1()]
+    adam = experiments.epfl_adam()
     rows.append((f"Adam, lr {adam['lr_max']:g}, {adam['epochs']:g} ep", adam["target"]))
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
     names, acc = zip(*rows)
@@ -183,11 +182,11 @@ def seed_mnist() -> plt.Figure:
     steps = 12 * len(loader)
     runs = {
         "1cycle 0.01→0.1→0.01, 12 epochs": dict(
-            steps=steps, lr=schedules.one_cycle_schedule(steps, 0.1, div=10, pct_start=0.45,
-                                                         pct_anneal=0.1, final_div=100,
-                                                         moms=(0.95, 0.85))),
+            steps=steps, lr=schedules.one_cycle(steps, 0.1, div=10, pct_start=0.45,
+                                                pct_anneal=0.1, final_div=100,
+                                                moms=(0.95, 0.85))),
         "Caffe inv (lr 0.01), 85 epochs": dict(
-            epochs=85, lr=functools.partial(schedules.inv, base_lr=0.01, gamma=1e-4, power=0.75),
+            epochs=85, lr=schedules.inv(0.01, gamma=1e-4, power=0.75),
             momentum=0.9),
     }
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
@@ -197,7 +196,7 @@ def seed_mnist() -> plt.Figure:
         h = train.fit(models.lenet(), loader, weight_decay=5e-4, eval_data=(xt, yt),
                       progress=False, label=name, **kw)
         print(f"  {name}: final {h.final_accuracy:.2%}, best {h.best_accuracy:.2%}, "
-              f"{h.wall_time:.0f} s on {h.info['device']} ({h.info['fast']})")
+              f"{h.wall_time:.0f} s on {h.info['device']} ({h.info['step_path']})")
         ax.plot(h.eval_array("epoch"), 100 * h.eval_array("accuracy"), color=color,
                 label=f"{name}: {h.final_accuracy:.2%}")
     ax.set_xscale("log")

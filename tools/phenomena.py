@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from superconv_lib import (config, data, experiments, hessian, lr_finder,  # noqa: E402
-                           models, schedules)
+                           models, schedules, train)
 from superconv_lib.indicator import indicator  # noqa: E402
 
 
@@ -43,11 +43,10 @@ def nb02(S: dict, seed: int) -> list:
     xt, yt = data.load("mnist", "test", limit=S["test_limit"])
     loader = data.Loader(x, y, batch_size=64, stats=((0.0,), (1.0,)))
     steps, stepsize = S["epochs"] * len(loader), S["stepsize_epochs"] * len(loader)
-    lrs = {"fixed 0.01": 0.01, "triangular": functools.partial(
-        schedules.clr, base_lr=0.01, max_lr=0.1, step_size=stepsize, mode="triangular")}
-    out = experiments.runs(models.lenet, loader, lrs, seed=seed, steps=steps, momentum=0.9,
-                           weight_decay=5e-4, eval_data=(xt, yt), eval_every=steps,
-                           progress=False)
+    lrs = {"fixed 0.01": 0.01,
+           "triangular": schedules.clr(0.01, 0.1, stepsize, mode="triangular")}
+    out = train.runs(models.lenet, loader, lrs, seed=seed, steps=steps, momentum=0.9,
+                     weight_decay=5e-4, eval_data=(xt, yt), eval_every=steps, progress=False)
     return [experiments.clr_vs_fixed(out, "fixed 0.01")]
 
 
@@ -56,14 +55,13 @@ def nb03(S: dict, seed: int) -> list:
     xt, yt = data.load("mnist", "test", limit=S["test_limit"])
     loader = data.Loader(x, y, batch_size=64, stats=((0.0,), (1.0,)))
     steps = round(S["one_cycle_epochs"] * len(loader))
-    inv = functools.partial(schedules.inv, base_lr=0.01, gamma=1e-4, power=0.75)
-    lrs = {"1cycle": schedules.one_cycle_schedule(steps, 0.1, div=10), "inv": inv}
+    inv = schedules.inv(0.01, gamma=1e-4, power=0.75)
+    lrs = {"1cycle": schedules.one_cycle(steps, 0.1, div=10), "inv": inv}
     n = {"1cycle": steps, "inv": steps}
     if S["inv_factor"] > 1:
         lrs["inv long"], n["inv long"] = inv, round(S["inv_factor"] * steps)
-    out = experiments.runs(models.lenet, loader, lrs, seed=seed, steps=n, momentum=0.9,
-                           weight_decay=5e-4, eval_data=(xt, yt), eval_every=10 ** 9,
-                           progress=False)
+    out = train.runs(models.lenet, loader, lrs, seed=seed, steps=n, momentum=0.9,
+                     weight_decay=5e-4, eval_data=(xt, yt), eval_every=10 ** 9, progress=False)
     return experiments.mnist_claim(out["1cycle"], out["inv"], out.get("inv long"))
 
 
@@ -92,21 +90,23 @@ def nb05(S: dict, seed: int) -> list:
     x, y = data.load("mnist", "train", limit=S["mnist_limit"])
     mnist = data.Loader(x, y, batch_size=64, stats=((0.0,), (1.0,)))
     xt, yt = data.load("mnist", "test", limit=S["test_limit"])
-    P = hessian.PRESETS["mnist"]
-    lrs = hessian.comparison_schedules(S["lenet_steps"], cycle=P["cycle"], standard=P["standard"])
+    P = experiments.HESSIAN_PRESETS["mnist"]
+    lrs = experiments.comparison_schedules(S["lenet_steps"], cycle=P["cycle"],
+                                           standard=P["standard"])
     lrs = {k: v for k, v in lrs.items() if not k.startswith("piecewise")}
-    est = hessian.compare("lenet", mnist, lrs, steps=S["lenet_steps"], every=S["every"],
-                          seed=seed, weight_decay=P["weight_decay"], eval_data=(xt, yt),
-                          eval_every=S["lenet_steps"], progress=False)
+    est = hessian.runs("lenet", mnist, lrs, steps=S["lenet_steps"], every=S["every"],
+                       seed=seed, weight_decay=P["weight_decay"], eval_data=(xt, yt),
+                       eval_every=S["lenet_steps"], progress=False)
     checks = experiments.hessian_ordering(est, "hessian_mnist", burn_in=S["lenet_steps"] // 5,
                                           ratio=2.5)
     cifar, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
-    P = hessian.PRESETS["cifar10"]
-    lrs = hessian.comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
+    P = experiments.HESSIAN_PRESETS["cifar10"]
+    lrs = experiments.comparison_schedules(S["cifar_steps"], cycle=P["cycle"],
+                                           standard=P["standard"])
     lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
-    est = hessian.compare(S["cifar_model"], cifar, lrs, steps=S["cifar_steps"], every=S["every"],
-                          seed=seed, weight_decay=P["weight_decay"], eval_data=ev,
-                          eval_every=S["cifar_steps"], progress=False)
+    est = hessian.runs(S["cifar_model"], cifar, lrs, steps=S["cifar_steps"], every=S["every"],
+                       seed=seed, weight_decay=P["weight_decay"], eval_data=ev,
+                       eval_every=S["cifar_steps"], progress=False)
     return checks + experiments.hessian_ordering(est, "hessian_cifar",
                                                  burn_in=S["cifar_steps"] // 10, ratio=2.0)
 

@@ -8,6 +8,12 @@
 # - Smith's own, **accuracy-based** version, which gives the two bounds of a cyclical schedule;
 # - what the smoothing β and the batch size do to the curve.
 #
+# **Prerequisites:** Python and NumPy; what a training loop, a mini-batch, a loss and an
+# optimizer's learning rate are (one epoch of SGD on MNIST is enough); reading a log-scale plot.
+# The [glossary](../docs/GLOSSARY.md) defines iteration, epoch, stepsize and the other terms.
+#
+# **Learner time:** ≈ 75 min (reading ≈ 30 min, three exercises ≈ 45 min).
+#
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
 # ≈ 2 min on 2 CPU cores (measured: 111 s, with the cores shared with other jobs) · **full** ≈ 2–3
 # min on one GPU (an estimate; the measured time is recorded here when it has run on a GPU).
@@ -129,8 +135,8 @@ assert all(1e-7 < v < rt.lrs[-1] for v in suggestions.values()), suggestions
 SUGGESTED = suggestions["min_div_10"]
 others = {f"{name} ({lr:.2g})": lr for name, lr in suggestions.items()
           if lr is not None and name != "min_div_10"}
-runs = experiments.runs(lambda: copy.deepcopy(model), loader, others, steps=FIT_STEPS,
-                        eval_data=(x_test, y_test), eval_every=FIT_STEPS // 4, progress=False)
+runs = train.runs(lambda: copy.deepcopy(model), loader, others, steps=FIT_STEPS,
+                  eval_data=(x_test, y_test), eval_every=FIT_STEPS // 4, progress=False)
 neighbours, check = experiments.suggestion_vs_neighbours(model, loader, (x_test, y_test),
                                                          SUGGESTED, steps=FIT_STEPS)
 runs.update(neighbours)
@@ -140,15 +146,24 @@ for name, h in runs.items():
               "lr without warm-up (it counts as chance below)")
 trained = {name: h for name, h in runs.items() if h.evals}
 plots.compare(trained, x="step", title=f"LeNet, {FIT_STEPS} iterations at a constant lr")
-print(train.compare(trained))
+print(train.table(trained))
 
 # %%
 # The phenomenon: the suggested lr trains best - better than 10x below it (too slow) and 10x
 # above it (too close to the cliff, or over it) in the same budget.
 experiments.assert_checks([check], S)
-assert max(experiments.accuracy(h) for h in runs.values()) > 0.85, train.compare(trained)
+assert max(experiments.accuracy(h) for h in runs.values()) > 0.85, train.table(trained)
 
 # %% [markdown]
+# > **How others use the test: fastai and the EPFL study.** Sylvain Gugger's posts
+# > *How Do You Find A Good Learning Rate* and *The 1cycle policy* (2018, with his notebooks)
+# > turned Smith's test into fastai's `lr_find`: an exponential sweep, an EMA of the loss, and
+# > "pick a value a bit before the minimum". Bachmann & Allemann (*Experiments on
+# > Super-Convergence*, EPFL CS-439) follow that workflow on ResNet-18 and CIFAR-10: the LR finder
+# > picks **0.01**, which becomes their baseline learning rate, and 1cycle's range is chosen around
+# > it. Notebook 06 reproduces their table. Their choice is a reading of the curve like the ones
+# > above — worth checking with a short run, as we just did.
+#
 # ## Smoothing: what β does
 # The raw loss of one mini-batch is noisy, so the test smooths it with an exponential moving
 # average and removes the average's bias towards its starting value 0 (as Adam does):
@@ -232,7 +247,8 @@ print(f"Smith's bounds for a cyclical schedule: base_lr ≈ {base_lr:.3g}, max_l
 # ## Batch size
 # A mini-batch gradient is the full gradient plus noise whose standard deviation shrinks like
 # $1/\sqrt{B}$. Smith & Le (2018) summarise SGD's noise by the *noise scale*
-# $g \approx \eta N / B$ ($N$ training images): doubling the batch halves the noise at a given
+# $g \approx \eta N / B$ ($N$ training images; that is Samuel L. Smith of Google, not Leslie N.
+# Smith, whose range test this notebook is about — see the [glossary](../docs/GLOSSARY.md)): doubling the batch halves the noise at a given
 # lr. In a range test this shows as a less ragged raw curve. Where the cliff sits depends on the
 # curvature $H$ as well, so it need not move much in a short test. The same test at three batch
 # sizes:
@@ -318,26 +334,44 @@ range_test_panel({
 # - The test leaves the model, the optimizer and the data order exactly as it found them.
 #
 # ## Exercises
-# 1. **Read max_lr yourself.** Write `my_max_lr(test)` that returns the lr at which the accuracy
-#    of `test` (a `RangeTest` with `eval_points`) peaks. The check compares it with Smith's
-#    `max_lr` from `acc_bounds`, within a factor of 3.
+# Each self-check below names its exercise; it compares your function with the library's reading
+# while that reading is switched off, so calling `rt.suggestions()` does not pass.
+#
+# **Exercise 1 · Choose CLR bounds from the accuracy curve.** Notebook 02 needs a `base_lr` and a
+# `max_lr` for a cyclical schedule. Write `my_clr_bounds(test)` that reads them off an
+# accuracy-based range test (`test.eval_points`: points with `.lr` and `.accuracy`): `base_lr`
+# where the accuracy *clearly* starts to rise, `max_lr` where it stops rising, turns ragged or
+# falls. You decide what "clearly" and "stops" mean; the check accepts readings within a factor
+# of 3 of Smith's rule on `rt_acc`.
 
 # %%
-def my_max_lr(test):
-    """The learning rate where the held-out accuracy of the range test `test` peaks."""
+def my_clr_bounds(test):
+    """(base_lr, max_lr) for a cyclical schedule, read from an accuracy-based range test."""
     ### BEGIN SOLUTION
-    best = max(test.eval_points, key=lambda p: p.accuracy)
-    return best.lr
+    lrs = np.array([p.lr for p in test.eval_points])
+    acc = np.array([p.accuracy for p in test.eval_points])
+    tol = 0.1 * (acc.max() - acc[0])           # "clearly": a tenth of the total rise
+    base = int(np.argmax(acc > acc[0] + tol))  # the first point clearly above the start
+    top = base
+    for k in range(base, len(acc)):           # the running best, until the first real drop
+        if acc[k] > acc[top]:
+            top = k
+        elif acc[k] < acc[top] - tol:
+            break
+    return float(lrs[base]), float(lrs[top])
     ### END SOLUTION
 
 # %%
-checks.range_test_reading(my_max_lr, rt_acc, rule="acc_max")
+checks.range_test_reading(lambda test: my_clr_bounds(test)[0], rt_acc, rule="acc_base",
+                          name="Exercise 1 · base_lr from the accuracy curve")
+checks.range_test_reading(lambda test: my_clr_bounds(test)[1], rt_acc, rule="acc_max",
+                          name="Exercise 1 · max_lr from the accuracy curve")
 
 # %% [markdown]
-# 2. **Write the steepest-slope rule.** `my_steepest(test)` returns the lr where the smoothed loss
-#    `test.smoothed` falls fastest per decade of lr: drop the first `test.num_iter // 10` points
-#    and, if `test.diverged`, the last 5; take the slope against `np.log10(test.lrs)`
-#    (`np.gradient` accepts the x-coordinates as its second argument).
+# **Exercise 2 · Write the steepest-slope rule.** `my_steepest(test)` returns the lr where the
+# smoothed loss `test.smoothed` falls fastest per decade of lr. Think about which points of the
+# curve a slope should not be read from (the table above says which ones the library skips, and
+# why).
 
 # %%
 def my_steepest(test):
@@ -350,4 +384,37 @@ def my_steepest(test):
     ### END SOLUTION
 
 # %%
-checks.range_test_reading(my_steepest, rt, rule="steepest")
+checks.range_test_reading(my_steepest, rt, rule="steepest",
+                          name="Exercise 2 · the steepest-slope rule")
+
+# %% [markdown]
+# **Exercise 3 · Predict, then run: a three-times shorter sweep.** The cell after your answer
+# repeats the very first range test (LeNet, exp sweep $10^{-7} \to 10$, β = 0.98) with
+# **30 iterations instead of 100**. Before you run it, predict: will the lowest smoothed loss be
+# higher or lower than in the 100-iteration test, and will the curve still show a clear
+# "productive" fall? Explain with the smoothing window $1/(1-\beta)$ and the iterations per
+# decade. Then run the cell and compare with your prediction.
+
+# %% [markdown] tags=["written-answer"]
+# **Higher, and the fall almost disappears.** 30 iterations over 8 decades are about 4 iterations
+# per decade, while β = 0.98 averages over about 50 iterations — more than the whole sweep. The
+# smoothed loss therefore lags far behind the raw loss, and the dip before the cliff is averaged
+# away (the bias correction cannot help: it only removes the pull towards 0). Besides, the
+# network has trained for only a handful of productive iterations before the lr is too large,
+# so the raw loss itself falls less. Measured (quick mode, seed 0): the short sweep's smoothed
+# loss never gets below its starting value (2.30), while the 100-iteration one dips to about
+# 2.18; the cell prints both. Remedy: more iterations, a narrower range, or a smaller β.
+#
+# **Rubric (3 points):** 1 point for predicting a higher lowest loss (a flatter curve); 1 point
+# for the reason: the EMA window (≈ 50 iterations) spans most of the short sweep, so the dip is
+# averaged away, or fewer productive iterations before the cliff; 1 point for comparing the
+# prediction with the printed numbers (right or wrong, said honestly).
+
+# %%
+# The experiment of exercise 3 (library calls only: the same test with 30 iterations).
+config.seed_everything(0)
+rt_short = lr_finder.range_test(models.lenet(), loader, num_iter=30)
+low_long, low_short = rt.smoothed[:-5].min(), rt_short.smoothed[:-5].min()
+print(f"lowest smoothed loss: 100 iterations {low_long:.3f} · 30 iterations {low_short:.3f} "
+      f"(initial {rt.smoothed[0]:.3f})")
+assert low_short > low_long, (low_short, low_long)     # the shorter sweep shows less of the dip

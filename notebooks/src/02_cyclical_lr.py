@@ -9,6 +9,11 @@
 # - how CLR compares with a fixed learning rate at the same budget (LeNet on MNIST; ResNet-20 on
 #   CIFAR-10 in full mode).
 #
+# **Prerequisites:** [01 · The LR range test](01_lr_range_test.ipynb) (reading an accuracy curve
+# for `base_lr` and `max_lr`); iterations vs epochs (see the [glossary](../docs/GLOSSARY.md)).
+#
+# **Learner time:** ≈ 60 min (reading ≈ 25 min, three exercises ≈ 35 min).
+#
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
 # ≈ 2 min on 2 CPU cores (measured: 110 s, with the cores shared with other jobs) · **full**
 # ≈ 10–20 min on one GPU (an estimate; most of it the four ResNet-20 runs).
@@ -18,7 +23,6 @@
 
 # %%
 # Setup: everything comes from the shared library; nothing is re-implemented in a cell.
-import functools
 import math
 
 import matplotlib.pyplot as plt
@@ -64,8 +68,9 @@ CIFAR_FIXED_LR, CIFAR_BASE_LR, CIFAR_MAX_LR = 0.1, 0.1, 1.0
 # | `triangular2` | $1/2^{\text{cycle}-1}$ | the amplitude halves after every cycle |
 # | `exp_range` | $\gamma^{t}$ | the amplitude decays a little every iteration ($\gamma$ just below 1) |
 #
-# `schedules.clr(step, base_lr, max_lr, step_size, mode, gamma)` is this formula (tested equal to
-# `torch.optim.lr_scheduler.CyclicLR` at every step). Here are the three over our run:
+# `schedules.clr(base_lr, max_lr, step_size, mode, gamma)` returns this formula as a function of
+# the iteration, `lr = policy(t)` (tested equal to `torch.optim.lr_scheduler.CyclicLR` at every
+# step). Here are the three over our run:
 
 # %%
 x_train, y_train = data.load("mnist", "train", limit=TRAIN_LIMIT)
@@ -81,8 +86,7 @@ print(f"{ITERS_PER_EPOCH} iterations/epoch · {STEPS} iterations in {EPOCHS} epo
       f"{STEPS / (2 * STEPSIZE):g} cycles "
       f"· exp_range gamma = {GAMMA:.6f}")
 
-clr_policies = {mode: functools.partial(schedules.clr, base_lr=BASE_LR, max_lr=MAX_LR,
-                                        step_size=STEPSIZE, mode=mode, gamma=GAMMA)
+clr_policies = {mode: schedules.clr(BASE_LR, MAX_LR, STEPSIZE, mode=mode, gamma=GAMMA)
                 for mode in schedules.CLR_MODES}
 ax = plots.schedule_overlay(clr_policies, STEPS + 1, steps_per_epoch=ITERS_PER_EPOCH,
                             title=f"CLR policies, stepsize {STEPSIZE_EPOCHS} epochs")
@@ -108,12 +112,14 @@ print(f"peaks of cycle 2: triangular {tri[3 * s]:.4f}, triangular2 {tri2[3 * s]:
 # `STEPSIZE_EPOCHS` × `len(loader)` iterations.
 #
 # ## Choosing `base_lr` and `max_lr`: the LR range test
-# Notebook 01's *LR range test* trains a few epochs while the LR rises linearly from ~0 and records
-# the accuracy. Smith's rule: `base_lr` is the LR where the accuracy **starts to rise**, `max_lr`
+# Notebook 01's *LR range test* trains one short run (Smith's LeNet test: a few epochs; notebook
+# 01's sweeps: a fraction of an epoch) while the LR rises linearly from ~0, and records the
+# accuracy. Smith's rule: `base_lr` is the LR where the accuracy **starts to rise**, `max_lr`
 # where it **stops rising, becomes ragged or falls**. For Caffe's LeNet on MNIST with [0, 1] inputs
 # the Super-Convergence paper uses `base_lr = 0.01`, `max_lr = 0.1` (the range test rises from
-# ≈0.01 and is still fine at 0.1); a quick rule of thumb when you have only the maximum is
-# `base_lr = max_lr / 3 … max_lr / 10`. The fixed-LR baseline is Caffe's `0.01`.
+# ≈0.01 and is still fine at 0.1). When you have only the maximum, Smith (2015) sets `base_lr`
+# to **1/3 or 1/4** of `max_lr`; the wider `max_lr / 10` (as here) comes from later 1cycle
+# practice (Smith 2018, notebook 03). The fixed-LR baseline is Caffe's `0.01`.
 #
 # ## Why stop at the end of a cycle
 # At a cycle's end the LR is back at `base_lr`: the weights settle into the bottom of the valley
@@ -129,13 +135,13 @@ print(f"peaks of cycle 2: triangular {tri[3 * s]:.4f}, triangular2 {tri2[3 * s]:
 # %%
 policies = {f"fixed {FIXED_LR:g}": FIXED_LR, **clr_policies}
 # the same initial weights and the same batch order for every policy (seed 0)
-runs = experiments.runs(models.lenet, loader, policies, steps=STEPS, momentum=0.9,
-                        weight_decay=5e-4, eval_data=(x_test, y_test))
+runs = train.runs(models.lenet, loader, policies, steps=STEPS, momentum=0.9,
+                  weight_decay=5e-4, eval_data=(x_test, y_test))
 ax = plots.compare(runs, title=f"LeNet on MNIST, {EPOCHS} epochs "
                                f"({TRAIN_LIMIT or 60000} training images)")
 for k in range(1, EPOCHS // (2 * STEPSIZE_EPOCHS) + 1):   # mark the cycle ends
     ax.axvline(2 * STEPSIZE_EPOCHS * k, color="grey", lw=0.8, ls=":")
-print(train.compare(runs))
+print(train.table(runs))
 
 # %% [markdown]
 # The dotted lines are the cycle ends. Around the LR peaks (epochs 2, 6, 10, …) the CLR curves
@@ -159,7 +165,7 @@ for name, h in runs.items():
     assert h.steps == STEPS and len(h.evals) == EPOCHS, name       # same budget, eval every epoch
     assert h.final_accuracy > 0.9, (name, h.final_accuracy)         # every policy learns MNIST
 for mode in schedules.CLR_MODES:   # same budget: CLR at least as good as fixed (1 point of noise)
-    assert runs[mode].final_accuracy >= fixed.final_accuracy - 0.01, train.compare(runs)
+    assert runs[mode].final_accuracy >= fixed.final_accuracy - 0.01, train.table(runs)
 # The phenomenon, as measured at this size (tools/phenomena.py): triangular CLR against the fixed
 # lr at equal iterations. Quick mode's 2,000 images leave both near the same accuracy, so it only
 # prints the gap; laptop and full mode assert a lead.
@@ -180,9 +186,8 @@ if RUN_CIFAR:
     cloader = data.Loader(cx, cy, batch_size=128, augment="crop+flip")
     c_steps, c_stepsize = CIFAR_EPOCHS * len(cloader), CIFAR_STEPSIZE_EPOCHS * len(cloader)
     c_policies = {f"fixed {CIFAR_FIXED_LR:g}": CIFAR_FIXED_LR,
-                  **{mode: functools.partial(schedules.clr, base_lr=CIFAR_BASE_LR,
-                                             max_lr=CIFAR_MAX_LR, step_size=c_stepsize, mode=mode,
-                                             gamma=0.1 ** (1 / c_steps))
+                  **{mode: schedules.clr(CIFAR_BASE_LR, CIFAR_MAX_LR, c_stepsize, mode=mode,
+                                         gamma=0.1 ** (1 / c_steps))
                      for mode in schedules.CLR_MODES}}
     cifar_runs = {}
     for name, lr in c_policies.items():
@@ -192,8 +197,8 @@ if RUN_CIFAR:
                                      momentum=0.9, weight_decay=1e-4, eval_data=(cxt, cyt),
                                      label=name)
     plots.compare(cifar_runs, title=f"ResNet-20 on CIFAR-10, {CIFAR_EPOCHS} epochs")
-    print(train.compare(cifar_runs))
-    assert all(h.final_accuracy > 0.8 for h in cifar_runs.values()), train.compare(cifar_runs)
+    print(train.table(cifar_runs))
+    assert all(h.final_accuracy > 0.8 for h in cifar_runs.values()), train.table(cifar_runs)
 else:
     print(f"{MODE} mode: ResNet-20 on CIFAR-10 skipped (it needs a GPU). "
           "Run with SUPERCONV_MODE=full on a GPU to see it.")
@@ -223,36 +228,71 @@ clr_panel(loader, (x_test, y_test), base_lr=BASE_LR, max_lr=MAX_LR,
 #   the idea to its extreme: a single cycle over the whole run.
 #
 # ## Exercises
-# 1. **Write the triangular policy yourself.** Complete `my_triangular(step, base_lr, max_lr,
-#    step_size)` from the formula at the top (scale = 1; `step` and `step_size` in iterations). The
-#    check compares it with `schedules.clr` at every corner of three cycles and at random
-#    iterations.
+# Each self-check names its exercise. The schedule check runs your function while
+# `schedules.clr` (and torch's `CyclicLR`) are switched off: use your own arithmetic.
+#
+# **Exercise 1 · The triangle wave.** Write `my_triangular(step, base_lr, max_lr, step_size)`
+# from the *picture*, not from the formula at the top: the lr climbs on a straight line from
+# `base_lr` to `max_lr` in `step_size` iterations, falls back in the next `step_size`, and
+# repeats. Where in its cycle is iteration `step`? (`step` and `step_size` in iterations.)
 
 # %%
 def my_triangular(step, base_lr, max_lr, step_size):
     """Triangular CLR (Smith 2015): the lr at iteration `step`, stepsize `step_size` iterations."""
     ### BEGIN SOLUTION
-    cycle = math.floor(1 + step / (2 * step_size))
-    x = abs(step / step_size - 2 * cycle + 1)
-    return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
+    pos = step % (2 * step_size)                 # iterations into the current cycle
+    up = pos if pos <= step_size else 2 * step_size - pos   # distance from the cycle's start
+    return base_lr + (max_lr - base_lr) * up / step_size
     ### END SOLUTION
 
 # %%
-checks.triangular(my_triangular)
+checks.triangular(my_triangular, name="Exercise 1 · the triangle wave")
 
 # %% [markdown]
-# 2. **Now `triangular2`.** Same triangle, but the amplitude halves after every cycle. Before you
-#    run the check, predict from the formula: with `base_lr=0.001`, `max_lr=0.006` (Smith's
-#    CIFAR-10 bounds), what is the lr at iteration `5 * step_size` — the peak of which cycle?
+# **Exercise 2 · A budget that ends at a cycle's end.** You want to train for at least
+# `at_least_epochs` epochs with a stepsize of `stepsize_epochs` epochs, and (see "Why stop at the
+# end of a cycle") stop where the lr is back at `base_lr`. Write
+# `my_budget(stepsize_epochs, at_least_epochs)`: the shortest such budget, in whole epochs.
 
 # %%
-def my_triangular2(step, base_lr, max_lr, step_size):
-    """Triangular2 CLR: like triangular, with the amplitude halved after each cycle."""
+def my_budget(stepsize_epochs, at_least_epochs):
+    """The shortest budget (epochs) >= at_least_epochs that ends at the end of a CLR cycle."""
     ### BEGIN SOLUTION
-    cycle = math.floor(1 + step / (2 * step_size))
-    x = abs(step / step_size - 2 * cycle + 1)
-    return base_lr + (max_lr - base_lr) * max(0.0, 1 - x) / 2 ** (cycle - 1)
+    cycle = 2 * stepsize_epochs                        # up and down: two stepsizes
+    return cycle * math.ceil(at_least_epochs / cycle)  # round up to a whole number of cycles
     ### END SOLUTION
 
 # %%
-checks.triangular2(my_triangular2)
+checks.cycle_budget(my_budget, name="Exercise 2 · a budget that ends at a cycle's end")
+
+# %% [markdown]
+# **Exercise 3 · Predict, then run: a fixed lr at `max_lr`.** The triangular run above cycled
+# between 0.01 and 0.1. The cell after your answer trains LeNet with the same budget, seed and
+# batches at a **fixed lr of 0.1** — the top of the cycle the whole time. Before you run it,
+# predict: will its final test accuracy be higher or lower than triangular CLR's, and why? Then
+# run the cell and compare.
+
+# %% [markdown] tags=["written-answer"]
+# **Lower (or at best equal).** A fixed 0.1 spends the whole run at the largest lr of the cycle
+# and, above all, *ends* there: the weights keep bouncing around the valley with a large step,
+# never settling into its bottom. Triangular CLR visits 0.1 too (and so explores as much) but
+# ends each cycle at `base_lr`, where the weights settle — which is why the lesson stops CLR runs
+# at a cycle's end. With momentum 0.9 the effective step of a fixed 0.1 is 1.0, so the run may
+# even become unstable: in quick mode (seed 0) its loss blew up after about 5 of the 8 epochs,
+# at 68 % test accuracy against triangular CLR's 95.5 %. CLR survives the same peak lr because
+# it spends only a few iterations there, after a warm-up from `base_lr`.
+#
+# **Rubric (3 points):** 1 point for predicting lower or equal accuracy; 1 point for the reason:
+# the run ends at a large lr and cannot settle (CLR ends at `base_lr`); 1 point for comparing
+# with the printed numbers, including when they disagree with the prediction.
+
+# %%
+# The experiment of exercise 3 (library calls only): fixed 0.1 against the runs above.
+try:
+    high = train.runs(models.lenet, loader, {"fixed 0.1": MAX_LR}, steps=STEPS, momentum=0.9,
+                      weight_decay=5e-4, eval_data=(x_test, y_test))["fixed 0.1"]
+except train.TrainingDiverged as err:   # a result too: the loss blew up at a fixed 0.1
+    high = err.history
+print(train.table({"fixed 0.1": high, "triangular 0.01-0.1": runs["triangular"],
+                   f"fixed {FIXED_LR:g}": fixed}))
+assert runs["triangular"].final_accuracy > 0.9

@@ -11,6 +11,12 @@
 #   fixed max LR (the paper's Fig. 1b); and the paper's advice on data size, batch size and weight
 #   decay.
 #
+# **Prerequisites:** [01 · The LR range test](01_lr_range_test.ipynb) (the accuracy-based
+# reading) and [03 · 1cycle](03_one_cycle.ipynb); what batch normalisation does, roughly; the
+# [glossary](../docs/GLOSSARY.md)'s iteration, epoch and noise scale.
+#
+# **Learner time:** ≈ 90 min (reading ≈ 40 min, four exercises ≈ 50 min).
+#
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** (ResNet-8 on 5,000 CIFAR images at
 # 16×16) ≈ 1 min on 2 CPU cores · **laptop** (ResNet-8 at 16×16 on 20,000 images for the indicator
 # and 10,000 for the training runs) ≈ 6 min on 2 idle CPU cores (measured: 341 s; 753 s on one
@@ -22,8 +28,8 @@
 # %%
 # Setup: everything comes from the shared library; nothing is re-implemented in a cell.
 import numpy as np
-from superconv_lib import checks, config, data, experiments, hessian, models, plots, train
-from superconv_lib.indicator import Indicator, compare, indicator, table
+from superconv_lib import checks, config, data, experiments, models, plots, train
+from superconv_lib.indicator import Indicator, indicator, table
 
 config.seed_everything(0)
 print(config.report())
@@ -169,7 +175,7 @@ contrasts = [indicator(setups[name][0], loader, eval_data, max_lr=MAX_LR, num_it
                        eval_every=EVAL_EVERY, momentum=MOMENTUM, weight_decay=setups[name][1],
                        label=name, progress=False)
              for name in CONTRASTS]
-compare([ref, *contrasts])
+plots.indicators([ref, *contrasts])
 print(table([ref, *contrasts]))
 
 # %%
@@ -194,11 +200,11 @@ experiments.assert_checks([experiments.indicator_contrasts(ref, contrasts)], S)
 # indicator's own network at the **same iteration budget**, `experiments.one_cycle_vs_piecewise`
 # (every run from the same seed and the same batches):
 # - **1cycle** — LR 0.1 → 3 → 0.1 over 90 % of the run, then an annealing tail down to 0.001,
-#   with cyclical momentum 0.95 → 0.85 → 0.95 (notebook 03's `one_cycle_schedule`, `div=30`).
+#   with cyclical momentum 0.95 → 0.85 → 0.95 (notebook 03's `schedules.one_cycle`, `div=30`).
 #   Smith's released ResNet-56 run is the same cycle without the tail and at constant momentum;
 #   the tail is what makes a short run end well;
 # - **piecewise constant** — LR 0.35, divided by 10 at 5/8 and again at 7/8 of the run (Smith's
-#   drops at 50k and 70k of 80k iterations, scaled to the budget; `hessian.comparison_schedules`
+#   drops at 50k and 70k of 80k iterations, scaled to the budget; `experiments.comparison_schedules`
 #   builds both, so notebook 05 compares exactly these);
 # - at the laptop size also **piecewise with 4× the iterations**: how much longer does the
 #   standard schedule need to catch up?
@@ -214,7 +220,7 @@ sc_x, sc_y = (x_train, y_train) if SC_TRAIN_LIMIT == TRAIN_LIMIT else data.load(
     "cifar10", "train", limit=SC_TRAIN_LIMIT)
 sc_loader = data.Loader(data.downscale(sc_x, IMAGE_SIZE), sc_y, batch_size=SC_BATCH,
                         augment=AUGMENT)
-both = hessian.comparison_schedules(TRAIN_ITERS, cycle=CYCLE, standard=STANDARD_LR)
+both = experiments.comparison_schedules(TRAIN_ITERS, cycle=CYCLE, standard=STANDARD_LR)
 suggested = f"{ref.bounds[0]:.2g} -> {ref.bounds[1]:.2g}" if ref.bounds else "none (no plateau)"
 print(f"1cycle bounds: Smith {lo:g} -> {hi:g}; the indicator suggests {suggested}")
 plots.schedule_overlay({k: v for k, v in both.items() if not k.startswith("constant")},
@@ -227,7 +233,7 @@ runs, sc_checks = experiments.one_cycle_vs_piecewise(
 fig, (ax_acc, ax_time) = plots.new_axes(2)
 plots.compare(runs, ax=ax_acc, x="step", title=f"{MODEL}: test accuracy against iterations")
 plots.wall_times(runs, ax=ax_time, title="training time")
-print(train.compare(runs))
+print(train.table(runs))
 # The phenomenon: 1cycle matches or beats piecewise at equal iterations (asserted at the laptop
 # and full sizes; quick mode's 100 iterations only report it).
 experiments.assert_checks(sc_checks, S)
@@ -296,7 +302,7 @@ def suggest_run(train_x, train_y, lr, *, steps, batch=BATCH, wd=WEIGHT_DECAY, la
 
 def schedules_for(steps):
     """The two schedules of the comparison above, for a run of ``steps`` iterations."""
-    both = hessian.comparison_schedules(steps, cycle=CYCLE, standard=STANDARD_LR)
+    both = experiments.comparison_schedules(steps, cycle=CYCLE, standard=STANDARD_LR)
     return {name.split()[0]: lr for name, lr in both.items() if not name.startswith("constant")}
 
 
@@ -403,33 +409,16 @@ panel
 #   it helps most with little data, prefers larger batches, and wants less weight decay.
 #
 # ## Exercises
-# 1. **The plateau floor of your reference.** The dashed green line in the reference's plot is the
-#    floor $L = A - 0.25\,(A - c)$. Compute it for `ref`: $A$ is the best point of the *smoothed*
-#    curve (the solid blue line, `ref.analysis.smoothed`, as fractions), $c$ the chance level
-#    (`ref.chance`). Don't copy `ref.analysis.level` — that is what the check compares with.
-
-# %%
-def plateau_floor():
-    """The plateau floor L of the reference indicator (test accuracy as a fraction)."""
-    ### BEGIN SOLUTION
-    best = ref.analysis.smoothed.max()            # A: the best smoothed accuracy
-    return best - 0.25 * (best - ref.chance)      # keep 75 % of the gain over chance
-    ### END SOLUTION
-
-# %%
-checks.close(plateau_floor, ref.analysis.level, rel=0.01, name="Plateau floor L",
-             hint="A is the maximum of the smoothed curve, not of the raw points; the floor keeps "
-                  "75 % of the gain A − c over chance, so subtract a quarter of that gain from A.")
-
-# %% [markdown]
-# 2. **Read a curve by hand.** Below is a synthetic curve, evaluated every 0.1 from LR 0.1 to 3
-#    (a sweep 0 → 3): accuracy rises to 70 % at LR 0.5, holds until LR 1, then falls linearly to
-#    35 % at LR 3. With the default criteria (chance 10 %, `drop` 0.25, `threshold` 0.5), does it
-#    super-converge? Find the floor $L$, then the plateau — the unbroken run of **eval points**
-#    around the best one whose accuracy is $\ge L$ (the indicator only sees those points, not the
-#    line between them) — and its score. `my_verdict()` returns True or False. (The curve is
-#    smooth, so the median-of-3 smoothing changes nothing that matters here.) Then think: which
-#    `drop` would make it pass, and why would that be a worse criterion?
+# Each self-check names its exercise. The two reading checks run your function on several
+# synthetic accuracy curves while the indicator's own reading (`indicator.analyse`,
+# `Indicator.from_points`, …) is switched off: read the curve yourself.
+#
+# **Exercise 1 · The verdict, by your own reading.** Below is a synthetic curve, evaluated every
+# 0.1 from LR 0.1 to 3 (a sweep 0 → 3): accuracy rises to 70 % at LR 0.5, holds until LR 1,
+# then falls linearly to 35 % at LR 3. Write `my_verdict(lrs, acc)` that answers, for *any* such
+# curve (a linear sweep 0 → 3, accuracies as fractions, chance 10 %): does it super-converge
+# under the default criteria (`drop` 0.25, `threshold` 0.5, the median-of-3 smoothing)? Remember
+# that the indicator only sees the eval points, not the line between them.
 
 # %%
 curve_lrs = np.linspace(0.1, 3.0, 30)
@@ -444,37 +433,71 @@ ax.grid(alpha=0.3)
 ax.legend(fontsize=8);
 
 # %%
-def my_verdict():
-    """Does the synthetic curve super-converge under the default criteria? True or False."""
+def my_verdict(lrs, acc):
+    """Does a linear sweep 0 -> 3 with accuracies `acc` at `lrs` super-converge? True/False."""
     ### BEGIN SOLUTION
-    best, chance = curve_acc.max(), 0.1
-    floor = best - 0.25 * (best - chance)
-    lo = hi = int(np.argmax(curve_acc))
-    while lo > 0 and curve_acc[lo - 1] >= floor:                  # walk left on the plateau
+    chance = 0.1
+    s = np.array([np.median(acc[max(0, k - 1):k + 2]) for k in range(len(acc))])  # median of 3
+    best = s.max()
+    floor = best - 0.25 * (best - chance)                      # keep 75 % of the gain
+    lo = hi = int(np.argmax(s))
+    while lo > 0 and s[lo - 1] >= floor:                       # walk left on the plateau
         lo -= 1
-    while hi < len(curve_acc) - 1 and curve_acc[hi + 1] >= floor:  # and right
+    while hi < len(s) - 1 and s[hi + 1] >= floor:              # and right
         hi += 1
-    score = (curve_lrs[hi] - curve_lrs[lo]) / (3.0 - 0.0)        # fraction of the sweep 0 -> 3
+    score = (lrs[hi] - lrs[lo]) / (3.0 - 0.0)                  # fraction of the sweep 0 -> 3
     return bool(best - chance >= 0.1 and score >= 0.5)
     ### END SOLUTION
 
 # %%
-checks.plateau_reading(my_verdict, Indicator.from_points(curve_lrs, curve_acc, max_lr=3.0),
-                       name="Verdict on the synthetic curve")
+checks.plateau_verdict(my_verdict, name="Exercise 1 · the verdict, by your own reading")
 
 # %% [markdown]
-# 3. **Pick 1cycle bounds from the reading.** Smith & Topin read 0.1 → 3 off their ResNet-56
-#    indicator. Read your reference's: `max_lr` is the largest LR still on the plateau (walk right
-#    from the best smoothed point while the smoothed accuracy stays $\ge L$, `ref.analysis.level`);
-#    `min_lr` is the first LR where the smoothed accuracy has made half its gain,
-#    $s_k \ge c + (A - c)/2$, clipped into $[\text{max\_lr}/30,\ \text{max\_lr}/4]$. Return both
-#    as `(min_lr, max_lr)`; reading them off the plot is fine too (the check allows a factor 1.5).
+# **Exercise 2 · Predict, then run: a more tolerant floor.** The synthetic curve above fails
+# (you just computed why). Before you run the cell after your answer, predict: roughly which
+# `drop` (instead of 0.25) would make it pass — and why would that be a *worse* criterion for
+# super-convergence? The cell re-reads the curve with several values of `drop`.
+
+# %% [markdown] tags=["written-answer"]
+# **About `drop` ≥ 0.28–0.3.** With `drop` 0.25: A = 70 %, c = 10 %, the floor is 70 − 0.25·60 = 55 %;
+# the rising leg reaches it at LR ≈ 0.4, the falling leg leaves it after LR ≈ 1.8: a plateau of
+# about 1.4 of the 3 swept, score ≈ 0.47 < 0.5. With `drop` 0.3 the floor is 52 % and the
+# plateau runs from 0.4 to 2.0 (score ≈ 0.53): it passes. **Worse**, because a larger `drop`
+# calls accuracy that has lost a third of its gain over chance "still high": a curve that is
+# clearly *declining* with the lr would count as a plateau, and at `drop` = 1 every curve that
+# trains at all would pass. The indicator is meant to find setups whose accuracy really holds at
+# very large lrs, the ones a single huge cycle can train fast.
+#
+# **Rubric (3 points):** 1 point for a `drop` near 0.3 (0.28–0.35) with the floor computed;
+# 1 point for why it is worse: a more tolerant floor accepts a declining curve as a plateau, so
+# the verdict stops separating setups; 1 point for comparing with the printed scores.
 
 # %%
-def my_bounds():
-    """Suggested 1cycle (min_lr, max_lr) from the reference indicator's reading."""
+# The experiment of exercise 2 (library calls only): the same curve read with other drops.
+synthetic = Indicator.from_points(curve_lrs, curve_acc, max_lr=3.0)
+for d in (0.2, 0.25, 0.3, 0.35, 0.5):
+    r = synthetic.reread(drop=d)
+    print(f"drop {d:<4}: floor {r.analysis.level:.1%}, plateau score {r.score:.2f}, "
+          f"super-converges: {r.super_converges}")
+assert not synthetic.super_converges and synthetic.reread(drop=0.35).super_converges
+
+# %% [markdown]
+# **Exercise 3 · Choose 1cycle bounds from a curve.** Smith & Topin read 0.1 → 3 off their
+# ResNet-56 indicator. Write `my_bounds(lrs, acc)` that chooses 1cycle bounds `(min_lr,
+# max_lr)` from any such curve (a linear sweep 0 → 3): `max_lr` as large as the plateau allows,
+# `min_lr` where the accuracy has clearly risen, and a cycle spanning a factor of 4 to 30. In
+# the docstring, justify your choice in one sentence. The check compares with the indicator's
+# suggestion on several curves (within a factor 1.5).
+
+# %%
+def my_bounds(lrs, acc):
+    """1cycle (min_lr, max_lr) from an accuracy curve: max_lr = the plateau's right end (the
+    largest lr that still trains near the best), min_lr = where accuracy has made half its gain
+    (it clearly learns there), kept within max_lr/30 .. max_lr/4."""
     ### BEGIN SOLUTION
-    s, lrs, floor, chance = ref.analysis.smoothed, ref.lrs, ref.analysis.level, ref.chance
+    chance = 0.1
+    s = np.array([np.median(acc[max(0, k - 1):k + 2]) for k in range(len(acc))])
+    floor = s.max() - 0.25 * (s.max() - chance)
     k = int(np.argmax(s))
     while k < len(s) - 1 and s[k + 1] >= floor:       # the plateau's right end
         k += 1
@@ -484,13 +507,35 @@ def my_bounds():
     ### END SOLUTION
 
 # %%
-checks.lr_in_decade(lambda: my_bounds()[1], ref.bounds[1], factor=1.5, name="1cycle max_lr",
-                    hint="max_lr is where the plateau (the shaded band) ends on the right.")
-checks.lr_in_decade(lambda: my_bounds()[0], ref.bounds[0], factor=1.5, name="1cycle min_lr",
-                    hint="find where the smoothed accuracy first reaches halfway between chance "
-                         "and its best, then keep it between max_lr/30 and max_lr/4.")
+checks.plateau_bounds(my_bounds, name="Exercise 3 · 1cycle bounds from a curve")
 
 # %% [markdown]
-# **More to try** (no check): in the panel, turn batch norm off for the reference model and lower
-# `max LR` until the indicator's sweep completes. Where does its plateau end compared with the BN
-# network's — and what 1cycle bounds would you pick for it?
+# **Exercise 4 · Predict, then run: no batch norm, a ten times smaller sweep.** Without batch
+# norm the ResNet failed the indicator above (its sweep went to LR 3). The cell after your answer
+# runs the same no-BN network with a sweep to **max_lr = 0.3** only. Predict: will the indicator
+# now say "super-converges"? What would such a verdict mean — could you then train this network
+# with a 0.1 → 3 cycle? Then run it and compare.
+
+# %% [markdown] tags=["written-answer"]
+# **It may well pass, and that would say nothing about super-convergence.** Up to LR 0.3 the
+# network without BN trains (it only broke down at the larger LRs), so its accuracy can hold over
+# much of a 0 → 0.3 sweep and the score — a *fraction of the swept range* — can reach 0.5. But
+# the verdict is relative to the range swept: a plateau up to 0.3 is an ordinary usable range,
+# the kind every network has. Super-convergence needs accuracy to hold at LRs about ten times the
+# usual (0.1 → 3 for ResNet-56); the no-BN network cannot go there, because without BN each
+# layer's input scale grows with the weights and a large LR blows up the activations. So: a
+# 1cycle up to about the plateau's end (≈ 0.3) is fine, 0.1 → 3 is not.
+#
+# **Rubric (3 points):** 1 point for a prediction that uses the score being relative to the
+# swept range; 1 point for saying that a pass at 0.3 does not mean it super-converges (the
+# verdict needs the plateau to reach very large LRs; BN is what allows them); 1 point for
+# comparing with the printed table.
+
+# %%
+# The experiment of exercise 4 (library calls only): the no-BN ResNet swept to 0.3.
+small_sweep = indicator(lambda: models.build(MODEL, bn=False), loader, eval_data, max_lr=0.3,
+                        num_iter=NUM_ITER, eval_every=EVAL_EVERY, momentum=MOMENTUM,
+                        weight_decay=WEIGHT_DECAY, label="no BN, max_lr 0.3", progress=False)
+plots.indicators([ref, small_sweep])
+print(table([ref, small_sweep]))
+assert small_sweep.lrs.max() <= 0.3 + 1e-9

@@ -7,6 +7,11 @@
 # # NN · Title
 # **What you will learn:** … (2–4 bullets)
 #
+# **Prerequisites:** earlier notebooks (linked), maths and Python this one assumes; the
+# [glossary](../docs/GLOSSARY.md) for the terms.
+#
+# **Learner time:** ≈ … min (reading ≈ …, exercises ≈ …): the learner's time, not the computer's.
+#
 # **Run time:** full mode ≈ … on one GPU · quick mode (`SUPERCONV_QUICK=1`) ≈ … on 2 CPU cores.
 #
 # ← previous: [NN-1 · …](NN-1_….ipynb) · next: [NN+1 · …](NN+1_….ipynb) →
@@ -14,7 +19,7 @@
 # %%
 # Setup: everything comes from the shared library; nothing is re-implemented in a cell.
 import matplotlib.pyplot as plt
-from superconv_lib import config, data, models, schedules, train, plots
+from superconv_lib import checks, config, data, models, schedules, train, plots
 
 print(config.report())
 config.seed_everything(0)
@@ -61,4 +66,32 @@ panel
 # …
 #
 # ## Exercises
-# 1. … (with a self-check cell the learner can run)
+# 2–4 exercises that need the idea (a reading of a curve, a choice to justify, a prediction),
+# not a formula printed above them. docs/INSTRUCTORS.md's tables are generated from them
+# (`python tools/course.py instructors`).
+#
+# **Exercise 1 · …** Write `my_thing(...)` that …
+
+# %%
+def my_thing(x):
+    """What the learner's function returns, in the paper's terms and units."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+# %%
+# The self-check names its exercise; forbid= switches off the library function it re-implements.
+checks.close(lambda: my_thing(3), 6, name="Exercise 1 · …", forbid=[])
+
+# %% [markdown]
+# **Exercise 2 · Predict, then run: …** The question; the cell after the answer runs the
+# experiment (library calls only). Predict, then run it and compare.
+
+# %% [markdown] tags=["written-answer"]
+# The teacher's model answer (the exercise copy shows YOUR ANSWER HERE instead).
+#
+# **Rubric (3 points):** 1 point for …; 1 point for …; 1 point for comparing with the run.
+
+# %%
+# The experiment of exercise 2 (library calls only).
+print("…")

@@ -5,7 +5,6 @@ the same calls the notebook's cells make; this module only wires them to control
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, Mapping
 
 import ipywidgets as w
@@ -34,9 +33,7 @@ def policy_schedule(policy: str, base_lr: float, max_lr: float, step_size: int,
         if not base_lr > 0:
             raise ValueError(f"the fixed policy trains at base_lr, which must be > 0 (got {base_lr!r}).")
         return lambda step: float(base_lr)
-    schedules.clr(0, base_lr, max_lr, step_size, policy, gamma)  # validate the arguments now
-    return functools.partial(schedules.clr, base_lr=base_lr, max_lr=max_lr, step_size=step_size,
-                             mode=policy, gamma=gamma)
+    return schedules.clr(base_lr, max_lr, step_size, policy, gamma)
 
 
 def clr_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str = "lenet",
@@ -48,7 +45,7 @@ def clr_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str = "lene
 
     The schedule plot (lr against epochs) redraws as a control moves; Run trains a fresh
     ``models.build(model)`` on ``loader`` with ``train.fit`` and draws its test accuracy next to
-    the ``reference`` runs (e.g. the notebook's fixed-lr run), plus the ``train.compare`` table.
+    the ``reference`` runs (e.g. the notebook's fixed-lr run), plus the ``train.table``.
     Every Run starts from seed 0 and the loader's current data order, so the same settings give
     the same result; a run that diverges is reported in one line with its loss curve.
     """
@@ -86,7 +83,7 @@ def clr_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str = "lene
                       weight_decay=weight_decay, eval_data=eval_data, label=label)
         runs = {**(reference or {}), label: h}
         plots.compare(runs, title="test accuracy")
-        print(train.compare(runs))
+        print(train.table(runs))
 
     return run_panel(controls, run, preview=preview, loaders=[loader],
                      title="Cyclical learning rates: choose a policy, then Run to train")

@@ -1,13 +1,13 @@
 """Notebook 05's panel: the Hessian-free optimal-lr estimate under the schedule, sampling interval,
 smoothing and model you pick. It calls exactly what the notebook's cells call:
-``hessian.comparison_schedules`` → ``hessian.compare`` → ``hessian.plot``."""
+``experiments.comparison_schedules`` → ``hessian.runs`` → ``plots.hessian``."""
 from __future__ import annotations
 
 import math
 
 import ipywidgets as w
 
-from .. import hessian
+from .. import experiments, hessian, plots
 from ._base import run_panel
 
 __all__ = ["panel", "SCHEDULE_CHOICES"]
@@ -30,7 +30,7 @@ def panel(loaders: dict, *, steps: int, eval_data: dict | None = None, every: in
     between estimates), ``smoothing`` (α of the moving average) and model (LeNet on MNIST, CIFAR
     ResNets on CIFAR-10). ``loaders`` maps ``"mnist"`` / ``"cifar10"`` to a ``data.Loader``;
     ``eval_data`` (same keys, optional) to ``(images, labels)``; ``steps`` is the budget in
-    iterations of each run. The lr values come from ``hessian.PRESETS`` for the model's dataset.
+    iterations of each run. The lr values come from ``experiments.HESSIAN_PRESETS`` for the model's dataset.
     Every Run starts from seed 0 and the loaders' current data order."""
     if not loaders:
         raise ValueError("loaders must map 'mnist' and/or 'cifar10' to a data.Loader.")
@@ -48,14 +48,14 @@ def panel(loaders: dict, *, steps: int, eval_data: dict | None = None, every: in
 
     def run(schedule: str, every: int, smoothing: float, model: str):
         dataset = "mnist" if model == "lenet" else "cifar10"
-        preset = hessian.PRESETS[dataset]
-        all_lrs = list(hessian.comparison_schedules(steps, cycle=preset["cycle"],
-                                                    standard=preset["standard"]).items())
+        preset = experiments.HESSIAN_PRESETS[dataset]
+        all_lrs = list(experiments.comparison_schedules(steps, cycle=preset["cycle"],
+                                                        standard=preset["standard"]).items())
         lrs = dict(all_lrs[i] for i in SCHEDULE_CHOICES[schedule])
-        runs = hessian.compare(model, loaders[dataset], lrs, steps=steps, every=every,
+        runs = hessian.runs(model, loaders[dataset], lrs, steps=steps, every=every,
                                smoothing=smoothing, weight_decay=preset["weight_decay"],
                                eval_data=(eval_data or {}).get(dataset), eval_every=steps)
-        ax = hessian.plot(runs)
+        ax = plots.hessian(runs)
         ax.set_title(f"{model}, {steps} iterations{batch_note}")
         for name, est in runs.items():
             lo, hi = est.range(after=steps // 10)

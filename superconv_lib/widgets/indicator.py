@@ -1,6 +1,6 @@
 """Notebook 04's panel: run the super-convergence indicator on a setup of your choice.
 
-The indicator is ``indicator.indicator`` and the figure ``indicator.compare`` — the same calls the
+The indicator is ``indicator.indicator`` and the figure ``plots.indicators`` — the same calls the
 notebook's cells make; this module only wires them to controls (model, batch norm on/off, weight
 decay, batch size, max LR, iterations).
 """
@@ -12,7 +12,7 @@ import ipywidgets as w
 import torch
 
 from .. import indicator as ind
-from .. import models
+from .. import models, plots
 from ..data import Loader
 from ._base import log_slider, run_panel
 
@@ -31,8 +31,8 @@ def indicator_panel(x_train: torch.Tensor, y_train: torch.Tensor, eval_data, *,
 
     Run builds ``data.Loader(x_train, y_train, batch_size, augment=augment)``, calls
     ``indicator(lambda: models.build(model, bn=bn), loader, eval_data, ...)`` with about ``points``
-    accuracy evaluations over the sweep, and draws it with ``compare`` next to the ``reference``
-    indicators (e.g. the notebook's), followed by the ``table``.
+    accuracy evaluations over the sweep, and draws it with ``plots.indicators`` next to the
+    ``reference`` indicators (e.g. the notebook's), followed by the ``table``.
     """
     if model not in PANEL_MODELS:
         raise ValueError(f"model must be one of {PANEL_MODELS} (they have a BN switch), "
@@ -60,7 +60,7 @@ def indicator_panel(x_train: torch.Tensor, y_train: torch.Tensor, eval_data, *,
                              eval_every=max(1, num_iter // points), weight_decay=weight_decay,
                              label=label)
         runs = [*reference, mine]
-        ind.compare(runs)
+        plots.indicators(runs)
         print(ind.table(runs))
         print(mine.summary())
 

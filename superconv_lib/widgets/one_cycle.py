@@ -27,7 +27,7 @@ def one_cycle_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str =
 
     The lr/momentum plot (against epochs) redraws as a control moves. Run trains a fresh
     ``models.build(model)`` on ``loader`` with ``train.fit`` and draws its test accuracy next to
-    the ``reference`` runs (e.g. the notebook's baseline), plus the ``train.compare`` table. Every
+    the ``reference`` runs (e.g. the notebook's baseline), plus the ``train.table``. Every
     Run starts from seed 0 and the loader's current data order; a run that diverges is reported
     in one line with its loss curve.
     """
@@ -51,8 +51,8 @@ def one_cycle_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str =
 
     def schedule_of(max_lr, div, pct_start, pct_anneal, moms, shape, epochs, weight_decay):
         # the range slider gives (low, high); 1cycle wants (momentum at low lr, at max lr)
-        return schedules.one_cycle_schedule(epochs * spe, max_lr, div=div, pct_start=pct_start,
-                                  pct_anneal=pct_anneal, moms=(moms[1], moms[0]), shape=shape)
+        return schedules.one_cycle(epochs * spe, max_lr, div=div, pct_start=pct_start,
+                                   pct_anneal=pct_anneal, moms=(moms[1], moms[0]), shape=shape)
 
     def preview(**v):
         ax, _ = plots.schedule(schedule_of(**v), v["epochs"] * spe, steps_per_epoch=spe)
@@ -66,7 +66,7 @@ def one_cycle_panel(loader: Loader, eval_data: "tuple | Loader", *, model: str =
                       weight_decay=v["weight_decay"], eval_data=eval_data, label=label)
         runs = {**(reference or {}), label: h}
         plots.compare(runs, title="test accuracy")
-        print(train.compare(runs))
+        print(train.table(runs))
 
     return run_panel(controls, run, preview=preview, loaders=[loader],
                      title="1cycle: shape the cycle, then Run to train")

@@ -75,8 +75,8 @@ def range_test_panel(setups: Mapping[str, Setup], *, num_iter: int = 100,
 
     def sweep(start_lr: float, end_lr: float, num_iter: int, mode: str):
         if mode == "linear":
-            return lambda s: schedules.linear_range(s, num_iter, 0.0, end_lr)
-        return lambda s: schedules.exp_range_test(s, num_iter, start_lr, end_lr)
+            return schedules.linear_sweep(num_iter, 0.0, end_lr)
+        return schedules.exp_sweep(num_iter, start_lr, end_lr)
 
     def preview(setup, start_lr, end_lr, num_iter, mode, metric, smooth, batch_size):
         _, (ax,) = plots.new_axes(height=2.2)

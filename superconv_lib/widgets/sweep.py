@@ -2,7 +2,7 @@
 
 Run calls ``sweep.run_sweep([config], out_dir)`` — the same call the notebook's cells make — so a
 row that was already run (same config hash) comes back from disk at once, and a new one lands in
-the same ``results.csv``. The preview is ``sweep.plot_schedules`` of the chosen row.
+the same ``results.csv``. The preview is ``plots.sweep_schedules`` of the chosen row.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import ipywidgets as w
 
-from .. import sweep
+from .. import plots, sweep
 from ._base import run_panel
 
 __all__ = ["grid_panel", "row_config"]
@@ -54,14 +54,15 @@ def grid_panel(configs: Sequence[Mapping], out_dir: "str | Path", *, epochs: flo
     }
 
     def preview(row, epochs):
-        ax_lr, _ = sweep.plot_schedules([row_config(configs, row, epochs, overrides)])
+        ax_lr, _ = plots.sweep_schedules(sweep.schedule_curves(
+            [row_config(configs, row, epochs, overrides)]))
         ax_lr.figure.set_size_inches(11, 2.6)
 
     def run(row, epochs):
         cfg = row_config(configs, row, epochs, overrides)
         rows = sweep.run_sweep([cfg], out_dir, runner=runner)
         print(sweep.format_results(rows))
-        sweep.plot_curves(sweep.load_histories(out_dir, [cfg]), title=cfg["name"])
+        plots.sweep_curves(sweep.load_histories(out_dir, [cfg]), title=cfg["name"])
 
     return run_panel(controls, run, preview=preview,
                      title="Run one row of the grid (finished rows load from disk)")

@@ -11,8 +11,16 @@ nbgrader's delimiters, inside the body of a function the learner writes::
         ### END SOLUTION
 
 and the next code cell is its self-check, e.g. ``checks.triangular(my_triangular)``.
+A predict-then-run **written answer** is a Markdown cell tagged ``written-answer`` right after the
+Markdown cell that asks the question: its body is the teacher's model answer, its last paragraph
+starts ``**Rubric (N points):**``. The exercise copy replaces the whole cell by
+``YOUR ANSWER HERE``; the nbgrader source makes it a manually graded answer worth N points; the
+teachers' guide (docs/INSTRUCTORS.md) collects the model answers and rubrics.
 
-``python -m superconv_lib.course exercises`` writes the learners' copies into ``exercises/``,
+This is a tool for the course's authors and teachers, not part of the installed library: it needs
+nbformat (and nbclient for ``verify``), which ``pip install .`` does not bring.
+
+``python tools/course.py exercises`` writes the learners' copies into ``exercises/``,
 named ``NN_topic_exercises.ipynb`` (a tab in JupyterLab says which copy is open): every
 solution region becomes ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` at the
 marker's indentation (``YOUR ANSWER HERE`` in a Markdown cell), ``### BEGIN HIDDEN TESTS`` ..
@@ -24,16 +32,20 @@ The output depends only on the input, byte for byte: running it twice changes no
 
 Subcommands::
 
-    python -m superconv_lib.course exercises [--notebooks notebooks/] [--out exercises/]
-    python -m superconv_lib.course check     [--notebooks notebooks/] [--out exercises/]
-    python -m superconv_lib.course nbgrader  --out source/superconv [--notebooks notebooks/]
-    python -m superconv_lib.course verify    [--notebooks notebooks/] [NN ...]
-    python -m superconv_lib.course colab     --repo OWNER/NAME [--branch main] [--root .]
+    python tools/course.py exercises [--notebooks notebooks/] [--out exercises/]
+    python tools/course.py check     [--notebooks notebooks/] [--out exercises/]
+    python tools/course.py nbgrader  --out source/superconv [--notebooks notebooks/]
+    python tools/course.py verify    [--notebooks notebooks/] [NN ...]
+    python tools/course.py colab     --repo OWNER/NAME [--branch main] [--root .]
+    python tools/course.py instructors [--notebooks notebooks/] [--doc docs/INSTRUCTORS.md]
 
-``check`` exits 1 when a copy is missing, stale or orphaned, or when a notebook breaks the
-conventions (see :func:`lint`). ``nbgrader`` writes the solution notebooks with nbgrader's cell
-metadata (solution cells, and the self-check cells as 1-point autograded test cells that run in
-strict mode when graded); ``nbgrader generate_assignment`` then releases exactly the cells
+``check`` exits 1 when a copy is missing, stale or orphaned, when a notebook breaks the
+conventions (see :func:`lint`), or when the generated tables of docs/INSTRUCTORS.md are stale
+(``instructors`` rewrites them from the notebooks: prerequisites, learner and run times,
+exercises, written questions with model answers and rubrics). ``nbgrader`` writes the solution notebooks with nbgrader's cell
+metadata (solution cells, the self-check cells as 1-point autograded test cells that run in
+strict mode when graded, the written answers as manually graded cells with their rubric's
+points); ``nbgrader generate_assignment`` then releases exactly the cells
 ``exercises`` writes.
 ``verify`` executes notebooks (slow: a quick-mode run each): the solution notebook in strict
 mode, where every self-check must pass, then each exercise's student version of the cell and
@@ -48,6 +60,7 @@ import argparse
 import ast
 import copy
 import importlib.util
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -60,7 +73,8 @@ __all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "CODE
            "clean_notebook", "strip_source", "student_copy", "exercises_in",
            "lint", "write_exercises", "check_exercises", "nbgrader_source", "verify",
            "COLAB_TAG", "parse_repo", "colab_url", "colab_badge", "colab_cell", "add_colab",
-           "readme_with_colab", "enable_colab", "main"]
+           "readme_with_colab", "enable_colab", "WRITTEN_TAG", "written_answer", "header_facts",
+           "check_names", "instructors_tables", "write_instructors", "check_instructors", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -77,6 +91,11 @@ CHECK_CALL = re.compile(r"\bchecks\.\w+\(")
 # A line that mentions a marker but is not exactly one: nbgrader would not see it either, and
 # the solution would leak into the learners' copy.
 _NEAR_MARKER = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
+WRITTEN_TAG = "written-answer"    # API.md: a predict-then-run answer cell (Markdown)
+_RUBRIC = re.compile(r"\*\*Rubric \((\d+(?:\.\d+)?) points?\):\*\*")
+INSTRUCTORS = ROOT / "docs" / "INSTRUCTORS.md"
+GENERATED_BEGIN = "<!-- BEGIN GENERATED by `python tools/course.py instructors`: do not edit -->"
+GENERATED_END = "<!-- END GENERATED -->"
 
 
 def exercise_name(name: str) -> str:
@@ -113,6 +132,8 @@ class Exercise:
     check_cell: int | None
     functions: list[str] = field(default_factory=list)
     markdown: bool = False
+    written: bool = False          # a ``written-answer`` cell (manually graded, with a rubric)
+    points: float = 0.0            # a written answer's points (its rubric's N)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +184,22 @@ def _has_solution(cell) -> bool:
     return any(line.strip() == BEGIN_SOLUTION for line in cell.source.split("\n"))
 
 
+def _is_written(cell) -> bool:
+    return cell.cell_type == "markdown" and WRITTEN_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def written_answer(source: str) -> tuple[str, str, float]:
+    """``(model answer, rubric, points)`` of a written-answer cell's source: the rubric is the
+    last paragraph, starting ``**Rubric (N points):**``. Raises ``ValueError`` when it has none."""
+    paragraphs = source.strip().split("\n\n")
+    m = _RUBRIC.match(paragraphs[-1].strip()) if paragraphs else None
+    if not m or len(paragraphs) < 2:
+        raise ValueError("a written-answer cell needs the model answer, then a last paragraph "
+                         "starting '**Rubric (N points):**' that says what earns each point")
+    rubric = paragraphs[-1].strip()[m.end():].strip()
+    return "\n\n".join(paragraphs[:-1]).strip(), rubric, float(m[1])
+
+
 def _python(source: str) -> str:
     """Cell source with IPython-only lines (magics, shell escapes) blanked, for ``ast``."""
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
@@ -177,6 +214,13 @@ def exercises_in(nb: nbformat.NotebookNode) -> list[Exercise]:
     """The exercises of a solution notebook, in order (see :class:`Exercise`)."""
     found = []
     for i, cell in enumerate(nb.cells):
+        if _is_written(cell):
+            try:
+                points = written_answer(cell.source)[2]
+            except ValueError:
+                points = 0.0
+            found.append(Exercise(i, None, markdown=True, written=True, points=points))
+            continue
         if cell.cell_type not in ("code", "markdown") or not _has_solution(cell):
             continue
         if cell.cell_type == "markdown":
@@ -202,7 +246,8 @@ def lint(nb: nbformat.NotebookNode) -> list[str]:
     - a code solution region sits inside a function body (indented), so the exercise copy
       still defines the function and "Run All" reaches its self-check;
     - the learner's copy of the cell still parses as Python;
-    - the next code cell after a code solution cell calls a ``checks.…(…)`` self-check.
+    - the next code cell after a code solution cell calls a ``checks.…(…)`` self-check;
+    - a written-answer cell follows its question and ends with its rubric.
     """
     problems = []
     for i, cell in enumerate(nb.cells):
@@ -226,6 +271,19 @@ def lint(nb: nbformat.NotebookNode) -> list[str]:
         except SyntaxError as e:
             problems.append(f"cell {i}: the learner's copy is not valid Python ({e.msg}, line "
                             f"{e.lineno}); check the markers' indentation.")
+    for ex in (e for e in exercises_in(nb) if e.written):
+        cell = nb.cells[ex.cell]
+        try:
+            written_answer(cell.source)
+        except ValueError as e:
+            problems.append(f"cell {ex.cell}: {e}")
+        if _has_solution(cell):
+            problems.append(f"cell {ex.cell}: a written-answer cell is the model answer as a "
+                            "whole; drop its solution markers")
+        if ex.cell == 0 or nb.cells[ex.cell - 1].cell_type != "markdown" or \
+                _is_written(nb.cells[ex.cell - 1]):
+            problems.append(f"cell {ex.cell}: a written-answer cell must follow the Markdown "
+                            "cell that asks the question")
     for ex in exercises_in(nb):
         if not ex.markdown and ex.check_cell is None:
             problems.append(f"cell {ex.cell}: exercise without a self-check; the next code cell "
@@ -236,13 +294,15 @@ def lint(nb: nbformat.NotebookNode) -> list[str]:
 
 def _note(nb_name: str, n_exercises: int) -> nbformat.NotebookNode:
     what = (f"its {n_exercises} exercise{'s' if n_exercises != 1 else ''}' solutions are replaced "
-            "by `raise NotImplementedError()`" if n_exercises else "it has no exercises yet")
+            "by `raise NotImplementedError()` (written answers by *YOUR ANSWER HERE*)"
+            if n_exercises else "it has no exercises yet")
     text = (f"> **Exercise copy** of [notebooks/{nb_name}](../notebooks/{nb_name}) (the lesson "
             f"with the solutions): {what}. Run the notebook from the "
             "top, write your code where it says `# YOUR CODE HERE` (delete the `raise` line), run "
             "that cell, then the self-check below it: ✅ passed, ❌ failed with a hint, ✏️ not "
-            "attempted yet. Checks never show the answer.\n>\n"
-            "> *Generated by `python -m superconv_lib.course exercises`; edit the solution "
+            "attempted yet. Checks never show the answer. Where it says *YOUR ANSWER HERE*, "
+            "double-click and write your prediction before you run the experiment below it.\n>\n"
+            "> *Generated by `python tools/course.py exercises`; edit the solution "
             "notebook's source, not this file.*")
     return nbformat.v4.new_markdown_cell(text)
 
@@ -256,6 +316,9 @@ def student_copy(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     modified. Raises :class:`MarkerError` (with the cell index) on bad markers."""
     out = copy.deepcopy(nb)
     for i, cell in enumerate(out.cells):
+        if _is_written(cell):             # the model answer and rubric are the teacher's
+            cell.source = TEXT_STUB
+            continue
         if cell.cell_type in ("code", "markdown"):
             try:
                 cell.source, _ = strip_source(cell.source, cell.cell_type)
@@ -358,8 +421,10 @@ def nbgrader_source(nb: nbformat.NotebookNode, name: str, *, points: float = 1.0
                     ) -> nbformat.NotebookNode:
     """The solution notebook with nbgrader cell metadata (schema 3), ready for
     ``nbgrader generate_assignment``: each code cell with solution regions is a solution cell,
-    its self-check cell an autograded test cell worth ``points`` (locked), and each Markdown
-    answer cell a manually graded answer. Outputs are cleared.
+    its self-check cell an autograded test cell worth ``points`` (locked), each Markdown
+    answer cell a manually graded answer, and each written-answer cell a manually graded answer
+    worth its rubric's points (nbgrader releases it as ``YOUR ANSWER HERE``). Outputs are
+    cleared.
 
     Each self-check cell starts with a hidden-test region that switches strict checks on: the
     released copy does not have it (learners see pass/fail messages), ``nbgrader autograde``
@@ -369,6 +434,11 @@ def nbgrader_source(nb: nbformat.NotebookNode, name: str, *, points: float = 1.0
     prefix = name[:2]
     for k, ex in enumerate(exercises_in(nb), 1):
         cell = out.cells[ex.cell]
+        if ex.written:
+            cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False,
+                                         "points": ex.points, "grade_id": f"ex{prefix}-{k}-written",
+                                         "schema_version": 3}
+            continue
         if ex.markdown:
             cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False,
                                          "points": points, "grade_id": f"ex{prefix}-{k}-answer",
@@ -386,6 +456,153 @@ def nbgrader_source(nb: nbformat.NotebookNode, name: str, *, points: float = 1.0
             cell.outputs, cell.execution_count = [], None
     nbformat.validate(out)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The teachers' guide: tables generated from the notebooks (they cannot drift)
+# ---------------------------------------------------------------------------------------------
+
+_NAME_ARG = re.compile(r"""\bname=(["'])(.+?)\1""")
+_CHECK_FN = re.compile(r"\bchecks\.(\w+)\(")
+
+
+def _paragraph(text: str, start: str) -> str:
+    """The paragraph of ``text`` that starts with ``start`` (joined into one line), or ''."""
+    for para in text.split("\n\n"):
+        if para.strip().startswith(start):
+            return " ".join(line.strip() for line in para.strip()[len(start):].split("\n")).strip()
+    return ""
+
+
+def header_facts(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """What a notebook's header cell states for teachers: ``title``, ``prerequisites``,
+    ``learner_time`` and ``run_time`` (STYLE.md: cell 1 says them; '' where it does not)."""
+    head = nb.cells[0].source if nb.cells else ""
+    return {"title": head.split("\n")[0].removeprefix("# ").strip(),
+            "prerequisites": _paragraph(head, "**Prerequisites:**"),
+            "learner_time": _paragraph(head, "**Learner time:**"),
+            "run_time": re.sub(r"^\(.*?\)\s*:\s*|^:\s*", "", _paragraph(head, "**Run time**"))}
+
+
+def check_names(nb: nbformat.NotebookNode, ex: Exercise) -> list[tuple[str, str]]:
+    """``(check function, the name it reports)`` for each self-check call of exercise ``ex``."""
+    if ex.check_cell is None:
+        return []
+    src = nb.cells[ex.check_cell].source
+    calls = [(m.start(), m[1]) for m in _CHECK_FN.finditer(src)]
+    out = []
+    for k, (at, fn) in enumerate(calls):
+        end = calls[k + 1][0] if k + 1 < len(calls) else len(src)
+        m = _NAME_ARG.search(src, at, end)
+        out.append((fn, m[2] if m else ""))
+    return out
+
+
+def _question(nb: nbformat.NotebookNode, ex: Exercise) -> str:
+    return nb.cells[ex.cell - 1].source.strip() if ex.cell > 0 else ""
+
+
+def _label(text: str) -> str:
+    """The bold lead of a question (``**Exercise 3 · Predict …**``), else its first line."""
+    m = re.search(r"\*\*(.+?)\*\*", text)
+    return (m[1] if m else text.split("\n")[0]).strip().rstrip(".")
+
+
+_MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _relink(text: str) -> str:
+    """Markdown links of a notebook (relative to notebooks/) made relative to docs/."""
+    def fix(m: re.Match) -> str:
+        target = m[1]
+        if re.match(r"[a-z]+:|#|/", target):
+            return m[0]
+        return "](" + os.path.relpath(os.path.normpath(os.path.join("notebooks", target)),
+                                      "docs").replace(os.sep, "/") + ")"
+    return _MD_LINK.sub(fix, text)
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|") or "—"
+
+
+def instructors_tables(notebooks: Path | str = ROOT / "notebooks", *, points: float = 1.0
+                       ) -> str:
+    """The generated part of docs/INSTRUCTORS.md, from the solution notebooks' own text: per
+    notebook its prerequisites, learner time and run times (header cell), its exercises with
+    the check and the name each reports, and every written question with its model answer and
+    rubric. ``points``: what ``nbgrader --points`` gives each self-check."""
+    overview = ["| # | notebook | prerequisites | learner time | run time (compute) |",
+                "|---|---|---|---|---|"]
+    graded = ["| # | exercise | kind | graded by | points |", "|---|---|---|---|---|"]
+    answers: list[str] = []
+    for src in _sources(Path(notebooks)):
+        nb = _read(src)
+        facts, num = {k: _relink(v) for k, v in header_facts(nb).items()}, src.name[:2]
+        title = facts["title"].split("·", 1)[-1].strip()
+        overview.append(f"| {num} | [{_cell(title)}](../notebooks/{src.name}) | "
+                        f"{_cell(facts['prerequisites'])} | {_cell(facts['learner_time'])} | "
+                        f"{_cell(facts['run_time'])} |")
+        for ex in exercises_in(nb):
+            if ex.written:
+                label = _label(_question(nb, ex))
+                graded.append(f"| {num} | {_cell(label)} | written (predict, then run), graded "
+                              f"by hand | the rubric below | {ex.points:g} |")
+                try:
+                    model, rubric, pts = written_answer(nb.cells[ex.cell].source)
+                except ValueError:
+                    model, rubric, pts = "(missing)", "(missing)", 0
+                model, rubric = _relink(model), _relink(rubric)
+                quoted = "\n".join("> " + line if line else ">"
+                                    for line in _relink(_question(nb, ex)).split("\n"))
+                answers += [f"### {num} · {label}", "", quoted, "", "**Model answer.** " + model,
+                            "", f"**Rubric ({pts:g} points).** {rubric}", ""]
+            elif ex.markdown:
+                graded.append(f"| {num} | {_cell(_label(_question(nb, ex)))} | written, graded "
+                              f"by hand | — | {points:g} |")
+            else:
+                for fn, name in check_names(nb, ex) or [("", "")]:
+                    graded.append(f"| {num} | {_cell(name or ', '.join(ex.functions))} | code, "
+                                  f"autograded | `checks.{fn}` | {points:g} |")
+    return "\n".join([GENERATED_BEGIN, "", "### Notebooks: prerequisites and time", "",
+                      "*Learner time*: reading, exercises and written answers, for a learner "
+                      "who has the prerequisites. *Run time*: the computer's time for \"Restart & "
+                      "Run All\" at each size, as each notebook's first cell states it.", "",
+                      *overview, "", "### Exercises and how they are graded", "", *graded, "",
+                      "### Model answers and rubrics for the written questions", "",
+                      *answers, GENERATED_END])
+
+
+def _with_tables(doc: str, tables: str) -> str:
+    start, end = doc.find(GENERATED_BEGIN), doc.find(GENERATED_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the guide has no generated section: add a line {GENERATED_BEGIN!r} "
+                         f"and a line {GENERATED_END!r} where the tables go")
+    return doc[:start] + tables + doc[end + len(GENERATED_END):]
+
+
+def write_instructors(notebooks: Path | str = ROOT / "notebooks",
+                      doc: Path | str = INSTRUCTORS) -> bool:
+    """Rewrite the generated section of ``doc`` from the notebooks; True when it changed."""
+    doc = Path(doc)
+    return _write(doc, _with_tables(doc.read_text(encoding="utf-8"),
+                                    instructors_tables(notebooks)))
+
+
+def check_instructors(notebooks: Path | str = ROOT / "notebooks",
+                      doc: Path | str = INSTRUCTORS) -> list[str]:
+    """Problems with the guide's generated section (empty: it matches the notebooks)."""
+    doc = Path(doc)
+    if not doc.exists():
+        return [f"{doc}: missing"]
+    text = doc.read_text(encoding="utf-8")
+    try:
+        want = _with_tables(text, instructors_tables(notebooks))
+    except ValueError as e:
+        return [f"{doc.name}: {e}"]
+    return [] if want == text else [f"{doc.name}: the generated tables are stale (they disagree "
+                                    "with the notebooks); run: python tools/course.py instructors"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -664,7 +881,7 @@ def enable_colab(repo: str, branch: str = "main", root: Path | str = ROOT
 # ---------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m superconv_lib.course",
+    ap = argparse.ArgumentParser(prog="python tools/course.py",
                                  description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     for cmd, helptext in (("exercises", "write the learners' copies"),
@@ -673,6 +890,10 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(cmd, help=helptext)
         p.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
         p.add_argument("--out", type=Path, default=ROOT / "exercises")
+    p = sub.add_parser("instructors", help="rewrite the generated tables of the teachers' guide "
+                                           "from the notebooks")
+    p.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    p.add_argument("--doc", type=Path, default=INSTRUCTORS)
     p = sub.add_parser("nbgrader", help="write the solution notebooks with nbgrader metadata")
     p.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     p.add_argument("--out", type=Path, required=True,
@@ -700,9 +921,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"exercise copies in {args.out} are up to date")
     elif args.cmd == "check":
         problems = check_exercises(args.notebooks, args.out)
+        if Path(args.notebooks).resolve() == (ROOT / "notebooks").resolve():
+            problems += check_instructors(args.notebooks)
         if problems:
             problems.append("to fix: correct the notebook problems listed (in notebooks/src/), "
-                            "then run: python -m superconv_lib.course exercises")
+                            "then run: python tools/course.py exercises (and instructors)")
+    elif args.cmd == "instructors":
+        try:
+            changed = write_instructors(args.notebooks, args.doc)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.doc}" if changed else f"{args.doc} is up to date")
+        problems = []
     elif args.cmd == "nbgrader":
         args.out.mkdir(parents=True, exist_ok=True)
         problems = []
