@@ -32,7 +32,7 @@ __all__ = ["SIZES", "sizes", "cifar", "Check", "accuracy", "suggestion_vs_neighb
            "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts",
            "one_cycle_vs_piecewise", "cycle_length", "hessian_ordering", "assert_checks",
            "HESSIAN_PRESETS", "comparison_schedules", "EPFL_TABLE1", "epfl_table1", "epfl_adam",
-           "SMITH_GRIDS", "smith_grid"]
+           "SMITH_GRIDS", "smith_grid", "train_test_runs"]
 
 CHANCE = 0.1   # ten classes, MNIST and CIFAR-10 alike
 
@@ -463,4 +463,20 @@ def smith_grid(kind: str = "weight_decay", *, values: Sequence | None = None,
             cfg[key] = v
         cfg["name"] = f"{kind} {v:g}"
         out.append({**cfg, **overrides})
+    return out
+
+
+def train_test_runs(model_fn: Callable[[], nn.Module], loader: data.Loader, lrs: dict, *,
+                    steps: int, eval_data, train_subset, seed: int = 0, **fit_kw
+                    ) -> "dict[str, tuple[train.History, train.History]]":
+    """The EPFL very-high-LR experiment's runs: each schedule of ``lrs`` (``{name: lr}``) from the
+    same seed and batches, evaluated on ``eval_data`` (test) and on ``train_subset`` (a fixed set
+    of training images, through :class:`train.EvalOn`) at the same points. Returns
+    ``{name: (test History, training-subset History)}`` for :func:`plots.train_test`."""
+    out, more = {}, tuple(fit_kw.pop("callbacks", ()))
+    for name, lr in lrs.items():
+        cb = train.EvalOn(train_subset, label=f"{name} (train)")
+        h = train.runs(model_fn, loader, {name: lr}, seed=seed, steps=steps, eval_data=eval_data,
+                       callbacks=[cb, *more], **fit_kw)[name]
+        out[name] = (h, cb.history)
     return out

@@ -23,7 +23,7 @@ from ._validate import named_runs
 
 __all__ = ["schedule", "history", "compare", "new_axes", "schedule_overlay", "losses", "wall_times",
            "legend_below", "range_test", "indicator", "indicators", "hessian", "sweep_schedules",
-           "sweep_curves", "Curve"]
+           "sweep_curves", "train_test", "Curve"]
 
 
 def new_axes(ncols: int = 1, *, width: float = 5.5, height: float = 3.6):
@@ -133,6 +133,28 @@ def compare(runs, *, ax=None, x: str = "epoch", metric: str = "accuracy", title:
         ax.plot(h.eval_array(x), 100 * y if metric == "accuracy" else y, marker=".", label=name)
     return _finish(ax, "epoch" if x == "epoch" else "iteration",
                    "test accuracy (%)" if metric == "accuracy" else "test loss", title)
+
+
+def train_test(results: "Mapping[str, tuple[object, object]]", *, axes=None):
+    """The train/test gap of several runs: ``results`` is ``{name: (test History, train History)}``
+    (the second from :class:`train.EvalOn`). Accuracy and loss against the epoch, test solid and
+    training subset dashed in the run's colour; the loss on a log axis (a very large lr makes it
+    spike by an order of magnitude). Returns the two Axes."""
+    if axes is None:
+        _, axes = new_axes(2, width=6.5)
+    ax_acc, ax_loss = axes
+    for i, (name, (test_h, train_h)) in enumerate(results.items()):
+        color = f"C{i}"
+        for h, style, part in ((test_h, "-", "test"), (train_h, "--", "training subset")):
+            ep = h.eval_array("epoch")
+            ax_acc.plot(ep, 100 * h.eval_array("accuracy"), style, color=color, marker=".",
+                        label=f"{name}: {part}")
+            ax_loss.plot(ep, h.eval_array("loss"), style, color=color, marker=".",
+                         label=f"{name}: {part}")
+    ax_loss.set_yscale("log")
+    _finish(ax_acc, "epoch", "accuracy (%)", "accuracy: test (solid), training subset (dashed)")
+    _finish(ax_loss, "epoch", "loss", "loss: test (solid), training subset (dashed)")
+    return axes
 
 
 def schedule_overlay(fns: "Mapping[str, Callable[[int], float | tuple[float, float]]]", steps: int,

@@ -31,7 +31,7 @@ from . import config, fast, plots, schedules
 from .data import Loader
 
 __all__ = ["fit", "evaluate", "train_step", "runs", "table", "make_optimizer", "History",
-           "EvalPoint", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS", "PRECISIONS",
+           "EvalPoint", "EvalOn", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS", "PRECISIONS",
            "STEP_PATHS"]
 
 Schedule = Callable[[int], "float | tuple[float, float]"]
@@ -47,6 +47,23 @@ class EvalPoint(NamedTuple):
     lr: float
     loss: float
     accuracy: float
+
+
+class EvalOn:
+    """A :func:`fit` callback that, at each of fit's evaluations, also evaluates the model on
+    ``data`` (for example a fixed subset of the *training* images), kept as the evaluations of a
+    second :class:`History` (``self.history``): the train/test gap is then
+    ``cb.history.final_accuracy - h.final_accuracy``."""
+
+    def __init__(self, data: "tuple[torch.Tensor, torch.Tensor]", label: str = "") -> None:
+        self.data, self.label, self.history = data, label, None
+
+    def on_train_begin(self, loop: "Loop") -> None:
+        self.history = History(len(loop.loader), self.label)
+
+    def on_eval(self, loop: "Loop", point: EvalPoint) -> None:
+        loss, acc = evaluate(loop.model, self.data, normalize=loop.loader.normalize)
+        self.history.evals.append(EvalPoint(point.step, point.epoch, point.lr, loss, acc))
 
 
 class TrainingDiverged(FloatingPointError):

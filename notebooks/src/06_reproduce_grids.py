@@ -10,14 +10,20 @@
 #   ends with a smaller gap between training and test accuracy — the regularising effect;
 # - what Smith & Topin's weight-decay sensitivity grid looks like next to the EPFL grid.
 #
+# **Prerequisites:** [03 · 1cycle](03_one_cycle.ipynb) (the 1cycle policy and its parameters) and
+# [04 · the indicator](04_super_convergence_indicator.ipynb) (what a very large lr does); Python
+# dicts and lists.
+#
+# **Learner time:** ≈ 75 min (reading ≈ 30 min, four exercises and the written answer ≈ 45 min).
+#
 # **Run time:** full mode = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch
 # Adam baseline: 700 CIFAR-10 epochs), two more 50-epoch ResNet-18 runs for section 5 and 4
 # ResNet-56 runs of 10,000 iterations at batch 1,000 — hours on one GPU, or spread over several
 # GPUs with `RUNNER = "ray"`; the sweep resumes where it stopped. Laptop size
 # (`SUPERCONV_MODE=laptop`, the default without a GPU) ≈ 5 min on 2 CPU cores (measured: 274 s,
 # section 5's two 400-iteration runs included) · quick size (`SUPERCONV_MODE=quick`, CI) ≈ 1 min
-# (measured: 95 s wall, 49 s of CPU time). Both measured on a 2-core machine shared with other
-# jobs: upper bounds.
+# (measured: 48 s wall; 95 s under heavy load). Both measured on a 2-core machine shared with
+# other jobs: upper bounds.
 #
 # ← previous: [05 · Hessian-free optimal LR](05_hessian_free_lr.ipynb) ·
 # next: [07 · The disciplined approach](07_disciplined_approach.ipynb) →
@@ -233,66 +239,25 @@ hl_loader = data.Loader(x_hl, y_hl, batch_size=HL["batch_size"])   # no augmenta
 train_subset = (x_hl[:HL["subset"]], y_hl[:HL["subset"]])          # the same images every time
 
 
-class TrainSubsetEval:
-    """A `train.fit` callback: at each evaluation, the loss and accuracy on a fixed subset of the
-    training images too, kept as the evaluations of a second History."""
-
-    def __init__(self, subset, label: str = "") -> None:
-        self.subset, self.history = subset, None
-        self.label = label
-
-    def on_train_begin(self, loop) -> None:
-        self.history = train.History(len(loop.loader), self.label)
-
-    def on_eval(self, loop, point) -> None:
-        loss, acc = train.evaluate(loop.model, self.subset, normalize=loop.loader.normalize)
-        self.history.evals.append(train.EvalPoint(point.step, point.epoch, point.lr, loss, acc))
-
-
 def high_lr_runs(rows, epochs):
-    """Train each Table I row (a config) for `epochs` epochs on `hl_loader`, same seed and batches:
-    {"LR min -> LR max": (test History, train-subset History)}."""
+    """Train each Table I row (a config) for `epochs` epochs on `hl_loader`, same seed and
+    batches, evaluated on the test images and on `train_subset`:
+    {"LR min -> LR max": (test History, training-subset History)}."""
     steps = round(epochs * len(hl_loader))
-    out = {}
-    for c in rows:
-        name = f"LR {c['lr_min']:g} -> {c['lr_max']:g}"
-        cb = TrainSubsetEval(train_subset, label=name + " (train)")
-        h = train.runs(lambda: models.build(HL["model"]), hl_loader,
-                       {name: sweep.schedule_of(c, steps)}, steps=steps,
-                       optimizer=c["optimizer"], weight_decay=c["weight_decay"],
-                       eval_data=(xt_hl, yt_hl), eval_every=HL["eval_every"], callbacks=[cb],
-                       progress=False)[name]
-        out[name] = (h, cb.history)
-    return out
-
-
-def show_high_lr(results):
-    """Accuracy and loss, test (solid) and training subset (dashed), of every run; the gaps."""
-    curves = {}
-    for name, (test_h, train_h) in results.items():
-        curves[f"{name}: test"], curves[f"{name}: train subset"] = test_h, train_h
-    fig, (ax_acc, ax_loss) = plots.new_axes(2, width=6.5)
-    plots.compare(curves, ax=ax_acc, title="accuracy: test (solid), training subset (dashed)")
-    plots.compare(curves, ax=ax_loss, metric="loss", title="loss: test (solid), training subset (dashed)")
-    for ax, what in ((ax_acc, "accuracy (%)"), (ax_loss, "loss")):
-        lines = ax.get_lines()
-        for test_line, train_line in zip(lines[0::2], lines[1::2]):   # one colour per run
-            train_line.set_color(test_line.get_color())
-            train_line.set_linestyle("--")
-        ax.set_ylabel(what)
-        ax.legend(fontsize=7)
-    ax_loss.set_yscale("log")          # the 0.1 -> 3 run's loss spikes by an order of magnitude
-    for name, (test_h, train_h) in results.items():
-        gap = train_h.eval_array("accuracy") - test_h.eval_array("accuracy")
-        print(f"{name:<16} final test {100 * test_h.final_accuracy:5.1f} %, training subset "
-              f"{100 * train_h.final_accuracy:5.1f} %, gap {100 * gap[-1]:+5.1f} points")
+    c = rows[0]          # the rows differ only in their LR range
+    return experiments.train_test_runs(
+        lambda: models.build(HL["model"]), hl_loader,
+        {f"LR {r['lr_min']:g} -> {r['lr_max']:g}": sweep.schedule_of(r, steps) for r in rows},
+        steps=steps, eval_data=(xt_hl, yt_hl), train_subset=train_subset,
+        optimizer=c["optimizer"], weight_decay=c["weight_decay"], eval_every=HL["eval_every"],
+        progress=False)
 
 
 baseline_row, high_row = table1[2], table1[7]                  # 0.01-0.1 and 0.1-3
 assert (baseline_row["lr_min"], baseline_row["lr_max"], high_row["lr_min"], high_row["lr_max"]) \
     == (0.01, 0.1, 0.1, 3.0)
 high_lr = high_lr_runs([baseline_row, high_row], HL["epochs"])
-show_high_lr(high_lr)
+plots.train_test(high_lr);
 
 # %%
 (base_test, base_train), (high_test, high_train) = high_lr.values()
@@ -337,7 +302,7 @@ from superconv_lib.widgets import log_slider, run_panel
 
 def high_lr_panel_run(lr_min, lr_max, epochs):
     mine = {**high_row, "name": f"{lr_min:.2g}-{lr_max:.2g}", "lr_min": lr_min, "lr_max": lr_max}
-    show_high_lr(high_lr_runs([baseline_row, mine], epochs))
+    plots.train_test(high_lr_runs([baseline_row, mine], epochs))
 
 
 run_panel({"lr_min": log_slider("LR min", 0.1, 1e-3, 1.0),
@@ -469,13 +434,13 @@ def settings_that_differ():
     return sum(yours[k] != seed_setup[k] for k in SETTINGS)
 
 
-checks.close(peak_lr, table_schedule(peak)[0], rel=1e-9, name="LR at the peak of the cycle",
+checks.close(peak_lr, table_schedule(peak)[0], rel=1e-9, name="Exercise 1 · LR at the peak of the cycle",
              hint="the peak is lr_max, reached in the middle of the cycle, which takes "
                   "(100 − anneal %) of the run: anneal_pct is a percentage, not a fraction.")
-checks.close(iterations_that_differ, 0, rel=0, name="Iterations where your schedule differs",
+checks.close(iterations_that_differ, 0, rel=0, name="Exercise 1 · iterations where your schedule differs",
              hint="the cycle starts and ends at lr_min; momentum starts at mom_max and dips to "
                   "mom_min at the peak, opposite to the lr.")
-checks.close(settings_that_differ, 0, rel=0, name="Settings that differ from the seed's rows",
+checks.close(settings_that_differ, 0, rel=0, name="Exercise 1 · settings that differ from the seed's rows",
              hint="compare sweep.normalize_config(my_row()) with table1[0]: only the LR, momentum "
                   "and annealing columns and the length in epochs should change.")
 
@@ -524,10 +489,10 @@ def configs_that_differ():
 
 
 checks.close(lambda: my_iterations(table1[2]), library_iterations(table1[2], 50_000), rel=0,
-             abs=0.5, name="Iterations of row 3 (0.01-0.1, 70 epochs)",
+             abs=0.5, name="Exercise 2 · iterations of row 3 (0.01-0.1, 70 epochs)",
              hint="50,000 images are not a whole number of batches of 128: the Loader drops the "
                   "last, partial batch (drop_last), so an epoch is a whole number of iterations.")
-checks.close(configs_that_differ, 0, rel=0, name="Configs whose count differs from the library's",
+checks.close(configs_that_differ, 0, rel=0, name="Exercise 2 · configs whose count differs from the library's",
              hint="a config gives either `epochs` or `steps` (iterations); Smith & Topin's give "
                   "steps. Runs of this notebook have n_images = train_limit.")
 
@@ -564,7 +529,7 @@ def configs_with_another_final_lr():
     return wrong
 
 
-checks.close(configs_with_another_final_lr, 0, rel=0, name="Runs whose last lr you got wrong",
+checks.close(configs_with_another_final_lr, 0, rel=0, name="Exercise 3 · runs whose last lr you got wrong",
              hint="look at the end of each curve in section 1's schedule plot and at the mapping: "
                   "how far below lr_min does the annealing phase go? A run with anneal_pct = 0 has "
                   "no annealing phase; a constant schedule never moves.")
@@ -588,7 +553,7 @@ def my_largest_dip(acc):
     ### END SOLUTION
 
 # %%
-if checks.largest_dip(my_largest_dip):                 # then read it off section 5's runs
+if checks.largest_dip(my_largest_dip, name="Exercise 4 · the largest dip"):                 # then read it off section 5's runs
     for name, (test_h, _) in high_lr.items():
         dip_points = 100 * my_largest_dip(list(test_h.eval_array("accuracy")))
         print(f"{name:<16} largest dip {dip_points:.1f} points")

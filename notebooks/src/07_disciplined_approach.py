@@ -16,8 +16,11 @@
 # [03 · 1cycle](03_one_cycle.ipynb), [04 · the indicator](04_super_convergence_indicator.ipynb)
 # (batch norm and the plain-CNN contrast); [06](06_reproduce_grids.ipynb) is optional.
 #
+# **Learner time:** ≈ 90 min (reading ≈ 30 min, two exercises and two written answers ≈ 30 min,
+# the report ≈ 30 min).
+#
 # **Run time** (`SUPERCONV_MODE`, see the README; CPU times measured on a 2-core machine shared
-# with other jobs, so upper bounds): **quick** ≈ 1 min (112 s wall, 42 s of CPU time) ·
+# with other jobs, so upper bounds): **quick** ≈ 1 min (45 s wall; 112 s under heavy load) ·
 # **laptop** ≈ 6 min (363 s wall) · **full** (all of CIFAR-10 at 32 px with flips and crops, 6,000
 # iterations per run, the paper's batch pair 256 / 1,536) ≈ 30–60 min on one GPU — an estimate,
 # not measured yet.
@@ -97,7 +100,8 @@ fit_kw = dict(steps=STEPS, eval_data=eval_data, eval_every=S["eval_every"], prog
 # and we watch the test **accuracy**. The lr where it starts to rise is the lower bound, the lr
 # where it stops improving (peaks or turns ragged) the upper one — `acc_bounds` (notebook 01). A
 # network that super-converges keeps learning over a wide range, so `max_lr` is large. 1cycle then
-# runs from `max_lr / 10` to `max_lr` and back, then anneals.
+# runs from `max_lr / 10` to `max_lr` and back, then anneals (we keep the course's `div = 10`
+# rather than the reading's lower bound: the start of the cycle only has to be safely trainable).
 
 # %%
 config.seed_everything(0)
@@ -428,7 +432,7 @@ def my_multistep(step, total_steps, base_lr):
     ### END SOLUTION
 
 # %%
-checks.multistep(my_multistep)
+checks.multistep(my_multistep, name="Exercise 1 · the paper's multistep schedule")
 
 # %% [markdown]
 # 2. **The noise scale, and the paper's batch pair.** Write `my_noise_scale(lr, batch_size,
@@ -453,10 +457,10 @@ def my_lr_for_1536():
     ### END SOLUTION
 
 # %%
-checks.noise_scale(my_noise_scale)
+checks.noise_scale(my_noise_scale, name="Exercise 2 · the noise scale")
 paper_noise = 3.0 * 50_000 / (1000 * (1 - 0.9))
 checks.close(lambda: my_noise_scale(my_lr_for_1536(), 1536, 0.9, 50_000), paper_noise, rel=1e-6,
-             name="Noise scale of your batch-1,536 run",
+             name="Exercise 2 · the noise scale of your batch-1,536 run",
              hint="the noise scale is proportional to lr / B: to keep it when B grows by 1.536x, "
                   "the lr grows by the same factor.")
 
