@@ -18,8 +18,11 @@ inputs and reports three outcomes:
 library function it re-implements is switched off (``schedules.clr`` for the CLR checks,
 ``schedules.one_cycle`` for 1cycle, ``hessian.estimate`` for the estimate, the indicator's
 reading for the plateau checks, …): calling it raises inside the learner's function, and the
-check fails with "use your own arithmetic, not schedules.clr". The references are computed with
-the library outside those calls. :func:`close` takes ``forbid=[...]`` for the same purpose.
+check fails with "use your own arithmetic, not schedules.clr". A Python function is switched
+off by swapping its code for a trap's, so every alias trips it too (a default argument,
+``functools.partial``, a dict holding it); a class (torch's schedulers) is replaced in its module
+and its ``__init__`` trapped. The references are computed with the library outside those calls.
+:func:`close` takes ``forbid=[...]`` for the same purpose.
 Every check takes ``name=``: the exercise it grades, e.g. ``"Exercise 1 · Triangular CLR"``.
 
 Every check returns a :class:`Result` (true only when passed) and never raises on a wrong answer,
@@ -46,6 +49,7 @@ import math
 import os
 import random
 import sys
+import types
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
@@ -182,17 +186,20 @@ _forbidden: contextvars.ContextVar[tuple] = contextvars.ContextVar("superconv_fo
 _MISSING = object()
 
 
-def _target(obj: Any) -> tuple[Any, str, str]:
-    """``(owner, attribute, label)`` of a library function or method given as the object."""
+def _target(obj: Any) -> tuple[Any, str, str, Any]:
+    """``(owner, attribute, label, obj)`` of a library function or method given as the object.
+    A function of the notebook itself (module ``__main__``) is labelled by its name alone."""
     owner = getattr(obj, "__self__", None)                # a classmethod, bound to its class
     if isinstance(owner, type):
-        return owner, obj.__name__, f"{owner.__name__}.{obj.__name__}"
+        return owner, obj.__name__, f"{owner.__name__}.{obj.__name__}", obj
     qual = getattr(obj, "__qualname__", obj.__name__)
-    module = sys.modules[obj.__module__]
-    if "." in qual:                                       # a method: patch it on its class
+    module = sys.modules.get(obj.__module__)
+    if "." in qual and "<locals>" not in qual:            # a method: patch it on its class
         cls = getattr(module, qual.split(".")[0])
-        return cls, obj.__name__, qual
-    return module, obj.__name__, f"{obj.__module__.rsplit('.', 1)[-1]}.{obj.__name__}"
+        return cls, obj.__name__, qual, obj
+    if obj.__module__ == "__main__" or module is None:
+        return module, obj.__name__, obj.__name__, obj
+    return module, obj.__name__, f"{obj.__module__.rsplit('.', 1)[-1]}.{obj.__name__}", obj
 
 
 @contextlib.contextmanager
@@ -206,6 +213,24 @@ def _without(*functions: Any) -> Iterator[None]:
         _forbidden.reset(token)
 
 
+def _code_trap(*_args: Any, **_kwargs: Any) -> Any:
+    """The template of the code swapped into a forbidden Python function while the learner's
+    code runs. Its placeholder constant is replaced by the trap that records the call and raises;
+    it reads no globals and has no free variables, so it fits any plain function's ``__code__``
+    (whose ``__globals__`` stay the library module's)."""
+    return "__superconv_trap__".__call__()
+
+
+def _python_function(obj: Any) -> Optional[types.FunctionType]:
+    """The plain Python function behind ``obj`` (a function, a method bound to its class, a
+    classmethod or staticmethod) whose ``__code__`` can take the trap's: one without free
+    variables; else None."""
+    func = obj.__func__ if isinstance(obj, (types.MethodType, classmethod, staticmethod)) else obj
+    if isinstance(func, types.FunctionType) and not func.__code__.co_freevars:
+        return func
+    return None
+
+
 def _call(fn: Callable, *args: Any) -> Any:
     targets = _forbidden.get()
     used: list[str] = []
@@ -217,16 +242,34 @@ def _call(fn: Callable, *args: Any) -> Any:
             raise RuntimeError(f"{label} is switched off while the check runs your code")
         return trap
 
-    for owner, attr, label in targets:      # the library function itself, passed as the answer
-        if fn is getattr(owner, attr) or fn is vars(owner).get(attr, _MISSING):
+    for owner, attr, label, obj in targets:  # the library function itself, passed as the answer
+        bound = isinstance(fn, types.MethodType) and fn == obj     # a classmethod, bound anew
+        if fn is obj or bound or (owner is not None and (
+                fn is getattr(owner, attr, _MISSING) or fn is vars(owner).get(attr, _MISSING))):
             raise _Shortcut(_shortcut_message(label))
     namespace = getattr(fn, "__globals__", None)
-    for owner, attr, label in targets:
+    for owner, attr, label, obj in targets:
+        trap = trap_for(label)
+        func = _python_function(obj)
+        if func is not None:
+            # Swap the function's code itself: every alias (a default argument, a
+            # functools.partial, a dict or list holding it, an import under another name)
+            # calls the same function object, so every alias trips the trap.
+            code = _code_trap.__code__
+            code = code.replace(co_consts=tuple(trap if c == "__superconv_trap__" else c
+                                                for c in code.co_consts))
+            undo.append((func, "__code__", func.__code__))
+            func.__code__ = code
+            continue
+        # A builtin or a class (torch's schedulers): replace it where it can be looked up.
         original = getattr(owner, attr)
         raw = vars(owner).get(attr, _MISSING) if isinstance(owner, type) else original
-        trap = trap_for(label)
         undo.append((owner, attr, raw))
         setattr(owner, attr, trap)
+        if isinstance(original, type) and "__init__" in vars(original):
+            # an alias of the class (a default argument, a dict) still runs its __init__
+            undo.append((original, "__init__", vars(original)["__init__"]))
+            original.__init__ = trap
         if namespace is not None:     # `from superconv_lib.schedules import clr` in a notebook
             for key, value in list(namespace.items()):
                 if value is original or (raw is not _MISSING and value is raw):
@@ -667,7 +710,8 @@ def _same(got: Any, want: Any) -> bool:
 
 # A CLR or 1cycle exercise must not call the library's schedules (or torch's).
 _CLR_SHORTCUTS = (schedules.clr, torch.optim.lr_scheduler.CyclicLR)
-_ONE_CYCLE_SHORTCUTS = (schedules.one_cycle, torch.optim.lr_scheduler.OneCycleLR)
+_ONE_CYCLE_SHORTCUTS = (schedules.one_cycle, torch.optim.lr_scheduler.OneCycleLR, schedules.clr,
+                        torch.optim.lr_scheduler.CyclicLR)
 
 
 def _clr_check(fn: Callable, mode: str, title: str) -> Result:
@@ -845,7 +889,8 @@ def one_cycle(fn: Callable[[int, int, float], Any], *, div: float = 10.0,
 # The Hessian-free optimal learning rate
 # ---------------------------------------------------------------------------------------------
 
-_ESTIMATE_SHORTCUTS = (hessian.estimate, hessian.per_weight_estimate)
+_ESTIMATE_SHORTCUTS = (hessian.estimate, hessian.per_weight_estimate,
+                       *_present(hessian, "_sums", "_ratio"))
 
 
 def hessian_estimate(fn: Callable[..., Any], *, name: str = "Hessian-free optimal lr") -> Result:
@@ -970,7 +1015,7 @@ def largest_dip(fn: Callable[[Sequence[float]], Any], *,
                           f"{_fmt(got)}, which differs from the reference.", hint)
         return Result(name, True, f"your dip matches the reference on "
                       f"{len(_DIP_CASES) + len(walks)} curves.")
-    return _grade(name, compare, fn=fn,
+    return _grade(name, compare, fn=fn, forbid=(_largest_dip_ref,),
                   hint="it should take a list of accuracies and return one number.")
 
 
@@ -1018,7 +1063,7 @@ def noise_scale(fn: Callable[[float, int, float, int], Any], *,
                           f"from the reference.", hint)
         return Result(name, True, f"your noise scale matches the reference at "
                       f"{len(cases)} settings.")
-    return _grade(name, compare, fn=fn,
+    return _grade(name, compare, fn=fn, forbid=(_noise_ref,),
                   hint="it should take (lr, batch_size, momentum, n_train) and return a "
                        "number.")
 

@@ -62,7 +62,8 @@ class EvalOn:
         self.history = History(len(loop.loader), self.label)
 
     def on_eval(self, loop: "Loop", point: EvalPoint) -> None:
-        loss, acc = evaluate(loop.model, self.data, normalize=loop.loader.normalize)
+        loss, acc = evaluate(loop.model, self.data, normalize=loop.loader.normalize,
+                             precision=loop.history.info.get("precision"))   # as fit's own eval
         self.history.evals.append(EvalPoint(point.step, point.epoch, point.lr, loss, acc))
 
 
@@ -621,11 +622,14 @@ def runs(model_fn: Callable[[], nn.Module], loader: Loader, lrs: dict, *, seed: 
 
 
 def table(runs: "dict[str, History] | Sequence[History]") -> str:
-    """A plain-text table of several runs: final and best accuracy, iterations, epochs, wall time."""
+    """A plain-text table of several runs: final and best accuracy, iterations, epochs, wall time;
+    a run that stopped early (diverged, or stopped by a callback) says so after its row."""
     items = V.named_runs(runs)
     width = max(8, *(len(k) for k, _ in items))
     lines = [f"{'run':<{width}}  {'final acc':>9}  {'best acc':>8}  {'iters':>7}  {'epochs':>6}  {'time (s)':>8}"]
     for name, h in items:
+        stopped = f"  stopped: {h.stop_reason}" if h.stop_reason else ""
         lines.append(f"{name:<{width}}  {h.final_accuracy:>9.2%}  {h.best_accuracy:>8.2%}  "
-                     f"{h.steps:>7d}  {h.steps / h.steps_per_epoch:>6.1f}  {h.wall_time:>8.1f}")
+                     f"{h.steps:>7d}  {h.steps / h.steps_per_epoch:>6.1f}  {h.wall_time:>8.1f}"
+                     f"{stopped}")
     return "\n".join(lines)

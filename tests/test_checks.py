@@ -401,3 +401,92 @@ def test_checks_module_imports_at_module_level_only():
     assert all(getattr(n, "module", "") == "IPython" or
                (getattr(n, "module", "") or "").startswith("IPython") for n in inner), \
         [ast.unparse(n) for n in inner]
+
+
+# ---------------------------------------------------------------------- shortcut holes closed
+
+def one_cycle_from_clr(step, total, max_lr):
+    """A 1cycle built from schedules.clr (the rise and fall) plus a hand-written tail."""
+    up, down = round(0.45 * total), round(0.9 * total)
+    momentum = linear_one_cycle(step, total, max_lr)[1]
+    if step <= down:                       # one triangle of step_size `up` ends at 0.9·total
+        return schedules.clr(max_lr / 10, max_lr, up)(step), momentum
+    return linear_one_cycle(step, total, max_lr)
+
+
+def test_one_cycle_built_from_clr_is_a_shortcut():
+    r = checks.one_cycle(one_cycle_from_clr)
+    assert r.passed is False and "use your own arithmetic, not schedules.clr" in r.message
+    import torch.optim.lr_scheduler as sched
+
+    def via_torch(step, total, max_lr):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr)
+        s = sched.CyclicLR(opt, max_lr / 10, max_lr, step_size_up=max(1, int(0.45 * total)))
+        return s.get_last_lr()[0] if step == 0 else linear_one_cycle(step, total, max_lr)[0]
+    r = checks.one_cycle(via_torch)
+    assert r.passed is False and "use your own arithmetic, not lr_scheduler.CyclicLR" in r.message
+    assert schedules.clr(0.1, 1.0, 5)(5) == pytest.approx(1.0)            # restored
+
+
+def test_hessian_private_helpers_are_shortcuts():
+    def private(t0, t1, t2, lr):
+        num, den = hessian._sums(t1 - t0, t2 - t1, lr, lr)
+        return hessian._ratio(lr, float(num), float(den))
+    r = checks.hessian_estimate(private)
+    assert r.passed is False and "use your own arithmetic, not hessian._sums" in r.message
+    r = checks.hessian_estimate(lambda t0, t1, t2, lr: hessian._ratio(
+        lr, float((t1 - t0).abs().sum()), float((2 * t1 - t0 - t2).abs().sum())))
+    assert r.passed is False and "use your own arithmetic, not hessian._ratio" in r.message
+    r = checks.hessian_estimate(lambda t0, t1, t2, lr: float(
+        hessian.per_weight_estimate(t0, t1, t2, lr).mean()))
+    assert r.passed is False and "use your own arithmetic, not hessian.per_weight_estimate" \
+        in r.message
+    assert checks.hessian_estimate(
+        lambda t0, t1, t2, lr: lr * (t1 - t0).abs().sum() / (2 * t1 - t0 - t2).abs().sum())
+
+
+def test_the_checks_own_references_are_shortcuts():
+    r = checks.noise_scale(checks._noise_ref)
+    assert r.passed is False and "use your own arithmetic, not checks._noise_ref" in r.message
+    r = checks.noise_scale(lambda lr, b, m, n: checks._noise_ref(lr, b, m, n))
+    assert r.passed is False and "use your own arithmetic, not checks._noise_ref" in r.message
+    r = checks.largest_dip(lambda acc: checks._largest_dip_ref(acc))
+    assert r.passed is False and "use your own arithmetic, not checks._largest_dip_ref" \
+        in r.message
+    assert checks._noise_ref(0.1, 100, 0.0, 1000) == pytest.approx(1.0)      # restored
+
+
+def test_aliases_of_a_forbidden_function_are_caught():
+    """A default argument, functools.partial, a dict or a list: every alias trips the trap."""
+    import functools
+
+    def default_arg(s, b, m, k, _f=schedules.clr):
+        return _f(b, m, k)(s)
+    table = {"clr": schedules.clr}
+    funcs = [schedules.clr]
+    partial = functools.partial(schedules.clr, mode="triangular")
+    for fn in (default_arg,
+               lambda s, b, m, k: table["clr"](b, m, k)(s),
+               lambda s, b, m, k: funcs[0](b, m, k)(s),
+               lambda s, b, m, k: partial(b, m, k)(s),
+               functools.partial(lambda s, b, m, k, f: f(b, m, k)(s), f=schedules.clr)):
+        r = checks.triangular(fn)
+        assert r.passed is False and "use your own arithmetic, not schedules.clr" in r.message, fn
+    # the same with the Hessian estimate, hidden in a default argument
+    r = checks.hessian_estimate(lambda t0, t1, t2, lr, _e=hessian.estimate: _e(t0, t1, t2, lr))
+    assert r.passed is False and "not hessian.estimate" in r.message
+    # a torch scheduler class held in a default argument
+    import torch.optim.lr_scheduler as sched
+
+    def torch_alias(s, t, m, _c=sched.OneCycleLR):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=m)
+        return _c(opt, m, total_steps=t + 1).get_last_lr()[0]
+    r = checks.one_cycle(torch_alias)
+    assert r.passed is False and "not lr_scheduler.OneCycleLR" in r.message
+    # everything restored: the library and torch work again, the checks still pass
+    assert schedules.clr(0.1, 1.0, 5)(5) == pytest.approx(1.0)
+    assert partial(0.1, 1.0, 5)(5) == pytest.approx(1.0)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    assert sched.OneCycleLR(opt, 1.0, total_steps=10).get_last_lr()[0] > 0
+    assert checks.triangular(smith_triangular)
+    assert checks.close(lambda: 0.05, 0.05, forbid=[hessian.estimate])

@@ -215,19 +215,31 @@ def test_untouched_copy_scores_zero_without_errors(graded, name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_library_shortcuts_score_zero(graded, name):
+    """Each shortcut answer scores 0 *because its check caught the shortcut* (a CheckFailed
+    saying "use your own arithmetic", not a NameError or any other failure), and every shortcut
+    of the notebook survived the cut to the small assignment."""
     grades, root = graded
+    full = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    in_full = {f for ex in course.exercises_in(full) if not ex.markdown
+               for f in ex.functions if f in SHORTCUTS}
     nb = nbformat.read(root / "source" / ASSIGNMENT / name, as_version=4)
-    shortcut_checks = set()
+    shortcut_checks, in_small = set(), set()
     for ex in course.exercises_in(nb):
         if not ex.markdown and any(f in SHORTCUTS for f in ex.functions):
             shortcut_checks.add(nb.cells[ex.check_cell].metadata["nbgrader"]["grade_id"])
-    assert shortcut_checks, "each notebook has an exercise with a library shortcut"
+            in_small |= {f for f in ex.functions if f in SHORTCUTS}
+    assert in_full, "each notebook has an exercise with a library shortcut"
+    assert in_small == in_full, f"shortcuts lost in the small assignment: {in_full - in_small}"
     for gid, g in autograded(grades["shortcut"][name]).items():
         if gid in shortcut_checks:
             assert g["auto"] == 0, (gid, g)
         else:                                        # honest answers still get their marks
             assert g["auto"] == g["max"], (gid, g)
     out = json.loads((root / "autograded" / "shortcut" / ASSIGNMENT / name).read_text())
-    said = "".join(o.get("evalue", "") + "".join(o.get("text", ""))
-                   for c in out["cells"] for o in c.get("outputs", []))
-    assert "use your own arithmetic, not" in said
+    for gid in shortcut_checks:
+        cell = next(c for c in out["cells"]
+                    if c["metadata"].get("nbgrader", {}).get("grade_id") == gid)
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert errors, (gid, cell.get("outputs"))
+        assert errors[0]["ename"] == "CheckFailed", (gid, errors[0]["ename"], errors[0]["evalue"])
+        assert "use your own arithmetic" in errors[0]["evalue"], (gid, errors[0]["evalue"])

@@ -131,3 +131,19 @@ def test_schedule_and_compare_plot_the_given_values():
     ax = plots.compare(runs)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [50.0, 75.0])
     np.testing.assert_allclose(ax.lines[1].get_xdata(), [1.0, 2.0])
+
+
+def test_train_test_draws_test_solid_and_train_dashed_in_one_colour_per_run():
+    results = {"high": (_history("t", [1.0] * 20, accs=[0.3, 0.2, 0.45]),
+                        _history("s", [1.0] * 20, accs=[0.35, 0.25, 0.48])),
+               "base": (_history("t", [1.0] * 20, accs=[0.4, 0.45, 0.5]),
+                        _history("s", [1.0] * 20, accs=[0.5, 0.6, 0.73]))}
+    ax_acc, ax_loss = plots.train_test(results)
+    acc = ax_acc.get_lines()
+    assert len(acc) == 4
+    np.testing.assert_allclose(acc[0].get_ydata(), [30.0, 20.0, 45.0])      # high, test
+    np.testing.assert_allclose(acc[3].get_ydata(), [50.0, 60.0, 73.0])      # base, train subset
+    np.testing.assert_allclose(ax_loss.get_lines()[1].get_ydata(), [0.65, 0.75, 0.52])
+    assert [ln.get_linestyle() for ln in acc] == ["-", "--", "-", "--"]
+    assert acc[0].get_color() == acc[1].get_color() != acc[2].get_color() == acc[3].get_color()
+    assert ax_loss.get_yscale() == "log"

@@ -611,6 +611,45 @@ def test_close_reports_and_never_raises(answer, ref, rel):
         assert r.passed is math.isclose(value, ref, rel_tol=rel)
 
 
+_TRAPPED = (schedules.clr, schedules.one_cycle, schedules.piecewise, checks._noise_ref,
+            checks._largest_dip_ref, data.Loader.__len__)
+
+
+@FEW
+@given(which=st.integers(0, len(_TRAPPED) - 1), how=st.sampled_from(
+    ["direct", "default", "dict", "caught", "raise", "value"]), value=answers)
+def test_the_shortcut_trap_catches_every_alias_and_always_restores(which, how, value):
+    """However the learner's code reaches a forbidden function (directly, as a default argument,
+    through a dict, catching the trap's error) the check reports the shortcut; whatever it does
+    (raise, return junk), every forbidden function has its own code back afterwards."""
+    target = _TRAPPED[which]
+    codes = [f.__code__ for f in _TRAPPED]
+
+    def answer(_f=target):
+        if how == "direct":
+            return target()
+        if how == "default":
+            return _f()
+        if how == "dict":
+            return {"f": target}["f"]()
+        if how == "caught":
+            try:
+                target()
+            except Exception:  # noqa: BLE001 — a learner hiding the trap
+                pass
+            return value
+        if how == "raise":
+            raise ValueError("boom")
+        return value
+    with _quiet(), checks.strict(False):
+        r = checks.close(answer, 1.0, forbid=list(_TRAPPED))
+    if how in ("direct", "default", "dict", "caught"):
+        assert r.passed is False and "use your own arithmetic, not" in r.message
+    assert [f.__code__ for f in _TRAPPED] == codes
+    assert schedules.clr(0.1, 1.0, 5)(5) == pytest.approx(1.0)
+    assert checks._noise_ref(0.1, 100, 0.0, 1000) == pytest.approx(1.0)
+
+
 @given(value=answers)
 def test_schedule_checks_fail_on_any_constant_and_never_raise(value):
     with _quiet(), checks.strict(False):

@@ -377,3 +377,35 @@ def test_nesterov_by_name_and_by_flag_train_alike(tiny_data):
     with pytest.raises(ValueError, match="nesterov=True is SGD's"):
         train.fit(small_net(), data.Loader(x, y, 64), steps=2, lr=0.05, optimizer="adam",
                   nesterov=True, progress=False)
+
+
+def test_eval_on_records_a_second_set_at_fits_eval_points(tiny_data):
+    x, y = tiny_data
+    config.seed_everything(0)
+    model = small_net()
+    subset = (x[:64], y[:64])
+    cb = train.EvalOn(subset, label="train subset")
+    h = train.fit(model, data.Loader(x, y, 32), steps=40, lr=0.05, eval_data=(x[64:], y[64:]),
+                  eval_every=10, callbacks=[cb], progress=False)
+    assert [e.step for e in cb.history.evals] == [e.step for e in h.evals] == [10, 20, 30, 40]
+    assert [e.lr for e in cb.history.evals] == [e.lr for e in h.evals]
+    # the last point is the trained model on the subset, exactly what evaluate() says
+    loader = data.Loader(x, y, 32)
+    loss, acc = train.evaluate(model, subset, normalize=loader.normalize)
+    assert cb.history.evals[-1].loss == pytest.approx(loss, rel=1e-6)
+    assert cb.history.final_accuracy == pytest.approx(acc)
+    assert cb.history.label == "train subset"
+
+
+def test_table_says_which_runs_stopped(tiny_data):
+    x, y = tiny_data
+    loader = data.Loader(x, y, 32)
+    ok = train.fit(small_net(), loader, steps=4, lr=0.01, eval_data=(x, y), progress=False)
+    try:
+        train.fit(small_net(), loader, steps=60, lr=1e6, eval_data=(x, y), read_every=1,
+                  progress=False)
+    except train.TrainingDiverged as err:
+        bad = err.history
+    text = train.table({"fine": ok, "blown up": bad})
+    assert "stopped: non-finite loss" in text.splitlines()[2]
+    assert "stopped" not in text.splitlines()[1]

@@ -367,7 +367,8 @@ checks.close(worst_weight_decay_error, 0.0, rel=0, abs=1e-6,
              name="Exercise 2 · the estimate under weight decay",
              hint="torch's SGD adds λ·θ to the gradient a·θ before the step: write θ_{i+1} as "
                   "(1 − ε·something)·θ_i and redo the quadratic check's algebra.",
-             forbid=[hessian.estimate, hessian.quadratic_trajectory])
+             forbid=[hessian.estimate, hessian.per_weight_estimate, hessian._sums,
+                     hessian._ratio, hessian.quadratic_trajectory])
 
 # %% [markdown]
 # **Exercise 3 · Snapshots 10 iterations apart.** Smith's released scripts compare snapshots
@@ -403,7 +404,8 @@ checks.close(worst_gap_error, 0.0, rel=0, abs=1e-6,
              name="Exercise 3 · the estimate from snapshots gap apart",
              hint="with r = (1 − ε·a)**gap the snapshots are θ_0, r·θ_0 and r²·θ_0; with gap = 1 "
                   "your formula must give 1/a.",
-             forbid=[hessian.estimate, hessian.quadratic_trajectory])
+             forbid=[hessian.estimate, hessian.per_weight_estimate, hessian._sums,
+                     hessian._ratio, hessian.quadratic_trajectory])
 
 # %% [markdown]
 # **Exercise 4 · Predict, then run: what does a large gap read?** Take $a = 10$, lr 0.05 and a

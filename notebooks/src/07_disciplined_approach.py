@@ -54,7 +54,7 @@ S = {
     # one GPU: all of CIFAR-10 at 32 px with flips and crops; the paper's batch pair 256 / 1536
     "full": dict(train_limit=None, test_limit=None, image_size=32, augment="crop+flip", width=64,
                  batch=256, range_iter=1000, steps=6000, eval_every=500, batch_pair=(256, 1536),
-                 asserts=("learned", "adagrad")),
+                 asserts=("learned",)),   # not yet run on a GPU: measured only
 }[MODE]
 BATCH = S["batch"]
 STEPS = S["steps"]                 # the budget of every run, in iterations (a multiple of 8)
@@ -66,7 +66,7 @@ WD_GRID = (1e-3, 1e-4, 1e-5)       # Smith (2018): try 1e-3, 1e-4, 1e-5 (and 0)
 # Smith & Topin's adaptive-optimizer runs (github.com/lnsmith54/super-convergence, README "Fig. 8a",
 # logs Results/lr35{Nest,AdaDelta,AdaGrad,Adam}Fig9): the multistep baseline of their Fig. 1a with
 # the solver type changed — base lr 0.35 (Adam 0.0035), x0.1 at 5/8 and 7/8 of the run,
-# momentum 0.9 (none for AdaGrad), weight decay 1e-4.
+# momentum 0.9 (none for AdaGrad; none set in the AdaDelta log), weight decay 1e-4.
 ADAPTIVE = {"nesterov": 0.35, "adadelta": 0.35, "adagrad": 0.35, "adam": 0.0035}
 # fastai's fit_one_cycle defaults for AdamW: lr_max 3e-3 is a typical lr_find reading; wd 0.01
 # (decoupled), moms (0.95, 0.85), pct_start 0.25, div 25, final lr lr_max / 1e5, cosine legs.
@@ -119,7 +119,7 @@ print(f"1cycle bounds: {MAX_LR / DIV:.3g} -> {MAX_LR:.3g}")
 
 # %%
 # Before reading anything off a run, it learned: well above chance (10 %) at this size.
-LEARNED = {"quick": 0.2, "laptop": 0.45, "full": 0.85}[MODE]     # for the training runs below
+LEARNED = {"quick": 0.2, "laptop": 0.45, "full": 0.6}[MODE]      # for the training runs below
 accs = np.array([p.accuracy for p in rt.eval_points])
 assert not rt.diverged, rt.stop_reason                      # batch norm takes the whole sweep
 assert accs.max() > 0.1 + LEARNED / 4, accs                 # the short sweep itself learned
@@ -176,8 +176,10 @@ if "weight_decay" in S["asserts"]:
     # the phenomenon: at a large lr, the most weight decay of the grid costs accuracy
     assert too_much >= 2.0, wd_acc
 else:   # laptop, measured: 55.9 / 56.2 / 55.7 % for 1e-3 / 1e-4 / 1e-5 - within one run's noise
-    print(f"[measured only at the {MODE} size: a {STEPS}-iteration run is too short for weight "
-          "decay to matter; Smith & Topin's grid ran 10,000 iterations]")
+    print(f"[measured only at the {MODE} size: " + (
+        "not yet measured on a GPU at this size; assert it once a run confirms it]" if MODE == "full"
+        else f"a {STEPS}-iteration run is too short for weight decay to matter; Smith & Topin's "
+        "grid ran 10,000 iterations]"))
 
 # %% [markdown]
 # **Batch size.** Smith & Topin ran their 0.1 → 3 cycle at total batch sizes 256, 512, 1,000 and
@@ -227,10 +229,11 @@ print(f"batch {large} minus batch {small}: {100 * (acc_large - acc_small):+.1f} 
       f"{STEPS} iterations each ({STEPS * large / len(x_train):.1f} against "
       f"{STEPS * small / len(x_train):.1f} epochs)")
 if "batch" in S["asserts"]:
-    # the paper's finding at its own budget (equal iterations): the large batch is not worse
+    # the large batch ends >= 3 points ahead (laptop, measured: +27.0; the paper: at least as well)
     assert 100 * (acc_large - acc_small) >= 3.0, (acc_small, acc_large)
 else:
-    print(f"[measured only at the {MODE} size]")
+    print(f"[measured only at the {MODE} size" + (": not yet measured on a GPU]" if MODE == "full"
+                                                   else "]"))
 
 # %% [markdown]
 # ## 4 · The optimizer: the paper's adaptive methods, and AdamW + 1cycle
@@ -297,7 +300,9 @@ if "adagrad" in S["asserts"]:
     print("[Nesterov, AdaDelta and Adam: measured only - at the laptop size Nesterov was 6.8 "
           "points behind, AdaDelta level (+0.4) and Adam 2.9 points ahead]")
 else:
-    print(f"[measured only at the {MODE} size: too small to show it reliably]")
+    print(f"[measured only at the {MODE} size: " + (
+        "not yet measured on a GPU at this size; assert it once a run confirms it]"
+        if MODE == "full" else "too small to show it reliably]"))
 
 # %% [markdown]
 # **The modern counterpoint: AdamW + 1cycle.** fastai trains almost everything with Adam —
@@ -357,6 +362,9 @@ def method_run(optimizer, schedule, max_lr, weight_decay, batch_size, steps):
                                                         augment=S["augment"])
     lr = (schedules.one_cycle(steps, max_lr, div=DIV, moms=MOMS) if schedule == "1cycle" else
           schedules.piecewise([5 * steps // 8, 7 * steps // 8], [max_lr, max_lr / 10, max_lr / 100]))
+    if schedule == "1cycle" and optimizer in ("adagrad", "adadelta"):
+        cycle = lr                  # no momentum to cycle: the lr legs of the same 1cycle
+        lr = lambda k: cycle(k)[0]
     label = f"{optimizer} {schedule} {max_lr:.2g}, wd {weight_decay:.0e}, batch {batch_size}"
     runs = {SGD_1CYCLE: sgd, **train.runs(model_fn, ld, {label: lr}, optimizer=optimizer,
                                           momentum=0.9, weight_decay=weight_decay, steps=steps,
@@ -406,7 +414,8 @@ run_panel({"optimizer": w.Dropdown(options=["sgd", "nesterov", "adam", "adamw", 
 # - Balancing the regularisation is a claim about *long* runs: Smith & Topin's weight-decay grid
 #   spans 88–92 % (and 10⁻³ does not train) over 10,000 iterations; our few epochs at the laptop
 #   size cannot tell 10⁻³ from 10⁻⁵. The batch size moves the noise scale as the lr does: at equal
-#   iterations the large batch of the 1 : 6 pair ended well ahead, as in the paper.
+#   iterations the large batch of the 1 : 6 pair ended well ahead (the paper: at least as well;
+#   ours also saw 6× the epochs).
 # - The paper's adaptive-optimizer claim held only in part on this setup at the laptop size:
 #   AdaGrad (13.8 points behind) and Nesterov on the multistep schedule stayed behind SGD 1cycle,
 #   AdaDelta drew level, and Adam — and AdamW on 1cycle — came out ahead in this short budget.
