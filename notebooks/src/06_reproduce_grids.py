@@ -16,14 +16,13 @@
 #
 # **Learner time:** ≈ 75 min (reading ≈ 30 min, four exercises and the written answer ≈ 45 min).
 #
-# **Run time:** full mode = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch
-# Adam baseline: 700 CIFAR-10 epochs), two more 50-epoch ResNet-18 runs for section 5 and 4
-# ResNet-56 runs of 10,000 iterations at batch 1,000 — hours on one GPU, or spread over several
-# GPUs with `RUNNER = "ray"`; the sweep resumes where it stopped. Laptop size
-# (`SUPERCONV_MODE=laptop`, the default without a GPU) ≈ 5 min on 2 CPU cores (measured: 274 s,
-# section 5's two 400-iteration runs included) · quick size (`SUPERCONV_MODE=quick`, CI) ≈ 1 min
-# (measured: 48 s wall; 95 s under heavy load). Both measured on a 2-core machine shared with
-# other jobs: upper bounds.
+# **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores (measured:
+# 48 s; 95 s under heavy load) · **laptop** ≈ 5 min on 2 CPU cores (measured: 274 s, section 5's
+# two 400-iteration runs included; both on a 2-core machine shared with other jobs, so upper
+# bounds) · **full** = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch Adam
+# baseline: 700 CIFAR-10 epochs), two more 50-epoch ResNet-18 runs for section 5 and 4 ResNet-56
+# runs of 10,000 iterations at batch 1,000 — hours on one GPU (an estimate, not yet measured), or
+# spread over several GPUs with `RUNNER = "ray"`; the sweep resumes where it stopped.
 #
 # ← previous: [05 · Hessian-free optimal LR](05_hessian_free_lr.ipynb) ·
 # next: [07 · The disciplined approach](07_disciplined_approach.ipynb) →
