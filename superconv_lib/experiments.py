@@ -32,7 +32,7 @@ __all__ = ["SIZES", "sizes", "cifar", "Check", "accuracy", "suggestion_vs_neighb
            "clr_vs_fixed", "mnist_claim", "indicator_plateau", "indicator_contrasts",
            "one_cycle_vs_piecewise", "cycle_length", "hessian_ordering", "assert_checks",
            "HESSIAN_PRESETS", "comparison_schedules", "EPFL_TABLE1", "epfl_table1", "epfl_adam",
-           "SMITH_GRIDS", "smith_grid", "train_test_runs"]
+           "SMITH_GRIDS", "smith_grid", "train_test_runs", "hessian_cifar"]
 
 CHANCE = 0.1   # ten classes, MNIST and CIFAR-10 alike
 
@@ -313,6 +313,19 @@ def cycle_length(model_fn: Callable[[], nn.Module], loader: data.Loader, eval_da
 
 
 # ------------------------------------------------------------------------------------ 05 · Hessian-free
+
+def hessian_cifar(S: dict, *, seed: int = 0) -> "dict[str, hessian.HessianFreeLR]":
+    """Notebook 05's CIFAR runs at the size ``S`` (``sizes("05")``): the estimate under 1cycle
+    0.1 -> 3 and under the constant 0.35 (Smith's, :data:`HESSIAN_PRESETS`), same seed and
+    batches; for :func:`hessian_ordering` and :func:`plots.hessian`."""
+    loader, ev = cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
+    P = HESSIAN_PRESETS["cifar10"]
+    lrs = comparison_schedules(S["cifar_steps"], cycle=P["cycle"], standard=P["standard"])
+    lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
+    return hessian.runs(S["cifar_model"], loader, lrs, steps=S["cifar_steps"], every=S["every"],
+                        seed=seed, weight_decay=P["weight_decay"], eval_data=ev,
+                        eval_every=S["cifar_steps"], progress=False)
+
 
 def hessian_ordering(est: "dict[str, hessian.HessianFreeLR]", name: str, *, burn_in: int,
                      ratio: float = 2.0) -> "list[Check]":

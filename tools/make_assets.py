@@ -86,16 +86,9 @@ def _mode() -> str:
 def hessian_free() -> plt.Figure:
     """Notebook 05: the Hessian-free optimal-lr estimate under 1cycle 0.1 -> 3 and under a constant
     0.35, CIFAR-10 ResNet at the laptop size on a CPU (the full size on a GPU)."""
-    from superconv_lib import experiments, hessian
+    from superconv_lib import experiments
     S = experiments.sizes("05", _mode())
-    loader, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
-    P = experiments.HESSIAN_PRESETS["cifar10"]
-    lrs = experiments.comparison_schedules(S["cifar_steps"], cycle=P["cycle"],
-                                           standard=P["standard"])
-    lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
-    est = hessian.runs(S["cifar_model"], loader, lrs, steps=S["cifar_steps"], every=S["every"],
-                       weight_decay=P["weight_decay"], eval_data=ev, eval_every=S["cifar_steps"],
-                       progress=False)
+    est = experiments.hessian_cifar(S)
     fig, (ax,) = plots.new_axes(width=SIZE[0], height=SIZE[1])
     plots.hessian(est, ax=ax)
     acc = ", ".join(f"{k.split()[0]} {e.history.final_accuracy:.0%}" for k, e in est.items())

@@ -99,14 +99,7 @@ def nb05(S: dict, seed: int) -> list:
                        eval_every=S["lenet_steps"], progress=False)
     checks = experiments.hessian_ordering(est, "hessian_mnist", burn_in=S["lenet_steps"] // 5,
                                           ratio=2.5)
-    cifar, ev = experiments.cifar(S, "cifar_limit", "cifar_batch", "crop+flip")
-    P = experiments.HESSIAN_PRESETS["cifar10"]
-    lrs = experiments.comparison_schedules(S["cifar_steps"], cycle=P["cycle"],
-                                           standard=P["standard"])
-    lrs = {k: v for k, v in lrs.items() if k.split()[0] in ("1cycle", "constant")}
-    est = hessian.runs(S["cifar_model"], cifar, lrs, steps=S["cifar_steps"], every=S["every"],
-                       seed=seed, weight_decay=P["weight_decay"], eval_data=ev,
-                       eval_every=S["cifar_steps"], progress=False)
+    est = experiments.hessian_cifar(S, seed=seed)
     return checks + experiments.hessian_ordering(est, "hessian_cifar",
                                                  burn_in=S["cifar_steps"] // 10, ratio=2.0)
 
