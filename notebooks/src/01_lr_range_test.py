@@ -15,7 +15,7 @@
 # **Learner time:** ≈ 75 min (reading ≈ 30 min, three exercises ≈ 45 min).
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
-# ≈ 2 min on 2 CPU cores (measured: 111 s, with the cores shared with other jobs) · **full** ≈ 2–3
+# ≈ 1 min on 2 idle CPU cores (measured: 48 s; 111 s with the cores shared) · **full** ≈ 2–3
 # min on one GPU (an estimate; the measured time is recorded here when it has run on a GPU).
 #
 # ← previous: [course map](../README.md) · next: [02 · Cyclical learning rates](02_cyclical_lr.ipynb) →

@@ -15,7 +15,7 @@
 # **Learner time:** ≈ 60 min (reading ≈ 25 min, three exercises ≈ 35 min).
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
-# ≈ 2 min on 2 CPU cores (measured: 110 s, with the cores shared with other jobs) · **full**
+# ≈ 1 min on 2 idle CPU cores (measured: 45 s; 110 s with the cores shared) · **full**
 # ≈ 10–20 min on one GPU (an estimate; most of it the four ResNet-20 runs).
 #
 # ← previous: [01 · LR range test](01_lr_range_test.ipynb) · next: [03 · 1cycle](03_one_cycle.ipynb)

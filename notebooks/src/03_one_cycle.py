@@ -17,7 +17,7 @@
 # **Learner time:** ≈ 75 min (reading ≈ 35 min, three exercises ≈ 40 min).
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores · **laptop**
-# ≈ 7 min on 2 CPU cores (measured: 403 s on one thread, the other core busy with other jobs;
+# ≈ 3–4 min on 2 idle CPU cores (measured: 201 s; 403 s on one thread with the other core busy;
 # most of it `inv` with 7× the iterations) · **full** ≈ 5 min on one GPU
 # (an estimate; the 85-epoch baseline is most of it; on a 2-core CPU the 12-epoch 1cycle run alone
 # took 169 s).

@@ -19,7 +19,7 @@
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** (ResNet-8 on 5,000 CIFAR images at
 # 16×16) ≈ 1 min on 2 CPU cores · **laptop** (ResNet-8 at 16×16 on 20,000 images for the indicator
-# and 10,000 for the training runs) ≈ 6 min on 2 idle CPU cores (measured: 341 s; 753 s on one
+# and 10,000 for the training runs) ≈ 6 min on 2 idle CPU cores (measured: 358 s; 753 s on one
 # thread with the other core busy) · **full** (CIFAR-10, ResNet-56, batch 1000) ≈ 30–60
 # min on one GPU (an estimate until the measured times are recorded below).
 #

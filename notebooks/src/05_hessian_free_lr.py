@@ -16,7 +16,7 @@
 # **Learner time:** ≈ 75 min (reading ≈ 35 min, four exercises ≈ 40 min).
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 45 s on 2 CPU cores · **laptop**
-# ≈ 3–4 min on 2 CPU cores (measured: 201 s, with the cores shared with other jobs) · **full**
+# ≈ 1.5 min on 2 idle CPU cores (measured: 81 s; 201 s with the cores shared) · **full**
 # ≈ 15–30 min on one GPU (estimated, not yet measured: three ResNet-56 runs of 10,000 iterations
 # at batch 1000, plus two LeNet runs).
 #
