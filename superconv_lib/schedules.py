@@ -37,7 +37,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from . import _validate as V
 
-__all__ = ["clr", "one_cycle", "piecewise", "inv", "linear_sweep", "exp_sweep", "set_hparams",
+__all__ = ["clr", "one_cycle", "piecewise", "inv", "linear_sweep", "exp_sweep", "set_hparams", "write_hparams",
            "has_momentum", "Scheduled", "CLR_MODES", "SHAPES"]
 
 CLR_MODES = ("triangular", "triangular2", "exp_range")
@@ -363,12 +363,17 @@ def set_hparams(optimizer: torch.optim.Optimizer, lr: float, momentum: float | N
     if not 0 <= lr < math.inf or (momentum is not None and not 0 <= momentum < 1):
         raise ValueError(f"set_hparams: lr must be finite and >= 0 and momentum in [0, 1) "
                          f"(got lr={lr!r}, momentum={momentum!r}).")
-    groups = optimizer.param_groups
     if momentum is not None and not has_momentum(optimizer):
         raise ValueError(f"set_hparams: {type(optimizer).__name__} has no momentum (no "
                          "'momentum' or 'betas' setting); give only an lr, or use an SGD- or "
                          "Adam-like optimizer.")
-    for g in groups:
+    write_hparams(optimizer, lr, momentum)
+
+
+def write_hparams(optimizer: torch.optim.Optimizer, lr: float, momentum: float | None) -> None:
+    """:func:`set_hparams` without its checks, for a caller that has checked the values already
+    (``fit`` checks each schedule value once, naming the step, before it writes it)."""
+    for g in optimizer.param_groups:
         if isinstance(g["lr"], torch.Tensor):
             g["lr"].fill_(lr)
         else:

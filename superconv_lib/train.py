@@ -518,7 +518,7 @@ def _run(loop: Loop, step, lr_fn, mom_fn, own_momentum: float, eval_data, eval_e
     try:
         for i in range(steps):
             lr_i, mom_i = _lr_mom(lr_fn, mom_fn, i)   # checked: nothing bad reaches the optimizer
-            schedules.set_hparams(opt, lr_i, mom_i)
+            schedules.write_hparams(opt, lr_i, mom_i)   # checked by _lr_mom just above
             hist.lr.append(lr_i)
             hist.momentum.append(own_momentum if mom_i is None else mom_i)
             loop.step, loop.lr, loop.momentum = i, lr_i, hist.momentum[-1]
