@@ -20,8 +20,10 @@ library function it re-implements is switched off (``schedules.clr`` for the CLR
 reading for the plateau checks, …): calling it raises inside the learner's function, and the
 check fails with "use your own arithmetic, not schedules.clr". A Python function is switched
 off by swapping its code for a trap's, so every alias trips it too (a default argument,
-``functools.partial``, a dict holding it); a class (torch's schedulers) is replaced in its module
-and its ``__init__`` trapped. The references are computed with the library outside those calls.
+``functools.partial``, a dict holding it), and so does a schedule the factory built before the
+check (``sched = schedules.clr(...)`` in an earlier cell) wherever the learner's code can reach
+it; a class (torch's schedulers) is replaced in its module and its ``__init__`` and ``get_lr``
+trapped. The references are computed with the library outside those calls.
 :func:`close` takes ``forbid=[...]`` for the same purpose.
 Every check takes ``name=``: the exercise it grades, e.g. ``"Exercise 1 · Triangular CLR"``.
 
@@ -221,14 +223,79 @@ def _code_trap(*_args: Any, **_kwargs: Any) -> Any:
     return "__superconv_trap__".__call__()
 
 
+def _trap_code(trap: Callable, freevars: tuple[str, ...] = ()) -> types.CodeType:
+    """The code of :func:`_code_trap` calling ``trap``, with the free variables ``freevars`` (those
+    of the function that takes it: a closure's ``__code__`` must keep its own free variables)."""
+    code = _code_trap.__code__
+    if freevars:
+        code = _trap_templates.get(freevars)
+        if code is None:
+            names = ", ".join(freevars)
+            src = ("def _outer():\n" + "".join(f"    {v} = None\n" for v in freevars)
+                   + "    def _code_trap(*_args, **_kwargs):\n"
+                   + "        return '__superconv_trap__'.__call__()\n"
+                   + f"        ({names},)\n    return _code_trap\n")
+            space: dict[str, Any] = {}
+            exec(compile(src, __file__, "exec"), space)          # noqa: S102 (names are code's)
+            code = _trap_templates[freevars] = space["_outer"]().__code__
+    return code.replace(co_consts=tuple(trap if c == "__superconv_trap__" else c
+                                        for c in code.co_consts))
+
+
+_trap_templates: dict[tuple[str, ...], types.CodeType] = {}
+
+
+def _made_by(factory: types.FunctionType) -> set[types.CodeType]:
+    """The code objects of the functions that ``factory`` builds (its nested functions, at any
+    depth): a closure whose ``__code__`` is one of them was made by ``factory``."""
+    found, todo = set(), [factory.__code__]
+    while todo:
+        for const in todo.pop().co_consts:
+            if isinstance(const, types.CodeType):
+                found.add(const)
+                todo.append(const)
+    return found
+
+
+def _reachable(fn: Any) -> Iterator[Any]:
+    """What the learner's ``fn`` can reach without an argument: its module's globals (the
+    notebook's), its closure cells and default arguments, the same of every function of the
+    notebook's among them (the learner's helpers), and the items of the containers among them
+    (one level down: a dict or list of schedules)."""
+    home = getattr(fn, "__globals__", None)
+    todo, seen = [fn], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        roots: list[Any] = []
+        if f is fn and home is not None:
+            roots += list(home.values())
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                roots.append(cell.cell_contents)
+            except ValueError:        # an empty cell
+                pass
+        roots += list(getattr(f, "__defaults__", None) or ())
+        roots += list((getattr(f, "__kwdefaults__", None) or {}).values())
+        for value in roots:
+            items = [value]
+            if isinstance(value, dict):
+                items += list(value.values())
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                items += list(value)
+            for item in items:
+                yield item
+                if isinstance(item, types.FunctionType) and item.__globals__ is home:
+                    todo.append(item)     # a helper of the learner's: follow what it holds
+
+
 def _python_function(obj: Any) -> Optional[types.FunctionType]:
     """The plain Python function behind ``obj`` (a function, a method bound to its class, a
-    classmethod or staticmethod) whose ``__code__`` can take the trap's: one without free
-    variables; else None."""
+    classmethod or staticmethod), whose ``__code__`` can take the trap's; else None."""
     func = obj.__func__ if isinstance(obj, (types.MethodType, classmethod, staticmethod)) else obj
-    if isinstance(func, types.FunctionType) and not func.__code__.co_freevars:
-        return func
-    return None
+    return func if isinstance(func, types.FunctionType) else None
 
 
 def _call(fn: Callable, *args: Any) -> Any:
@@ -255,11 +322,15 @@ def _call(fn: Callable, *args: Any) -> Any:
             # Swap the function's code itself: every alias (a default argument, a
             # functools.partial, a dict or list holding it, an import under another name)
             # calls the same function object, so every alias trips the trap.
-            code = _code_trap.__code__
-            code = code.replace(co_consts=tuple(trap if c == "__superconv_trap__" else c
-                                                for c in code.co_consts))
+            # A schedule the factory built before the check (`sched = schedules.clr(...)` in
+            # an earlier cell) is a closure of its own: trap the ones the learner's code reaches.
+            made = _made_by(func)
             undo.append((func, "__code__", func.__code__))
-            func.__code__ = code
+            func.__code__ = _trap_code(trap, func.__code__.co_freevars)
+            for value in _reachable(fn) if made else ():
+                if isinstance(value, types.FunctionType) and value.__code__ in made:
+                    undo.append((value, "__code__", value.__code__))
+                    value.__code__ = _trap_code(trap, value.__code__.co_freevars)
             continue
         # A builtin or a class (torch's schedulers): replace it where it can be looked up.
         original = getattr(owner, attr)
@@ -270,6 +341,10 @@ def _call(fn: Callable, *args: Any) -> Any:
             # an alias of the class (a default argument, a dict) still runs its __init__
             undo.append((original, "__init__", vars(original)["__init__"]))
             original.__init__ = trap
+            get_lr = vars(original).get("get_lr")
+            if isinstance(get_lr, types.FunctionType):   # a scheduler built before the check
+                undo.append((get_lr, "__code__", get_lr.__code__))
+                get_lr.__code__ = _trap_code(trap, get_lr.__code__.co_freevars)
         if namespace is not None:     # `from superconv_lib.schedules import clr` in a notebook
             for key, value in list(namespace.items()):
                 if value is original or (raw is not _MISSING and value is raw):

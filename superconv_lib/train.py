@@ -16,6 +16,7 @@ import functools
 import io
 import math
 import numbers
+import threading
 import time
 import warnings
 from typing import Callable, Iterator, NamedTuple, Protocol, Sequence
@@ -30,7 +31,8 @@ from . import _validate as V
 from . import config, fast, plots, schedules
 from .data import Loader
 
-__all__ = ["fit", "evaluate", "train_step", "runs", "table", "make_optimizer", "History",
+__all__ = ["fit", "evaluate", "train_step", "runs", "table", "make_optimizer", "progress_to",
+           "History",
            "EvalPoint", "EvalOn", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS", "PRECISIONS",
            "STEP_PATHS"]
 
@@ -550,8 +552,41 @@ def _run(loop: Loop, step, lr_fn, mom_fn, own_momentum: float, eval_data, eval_e
             bar.close()
 
 
+# The progress displays lent by :func:`progress_to`: (thread id, make_bar), innermost last.
+_lent: list[tuple[int, Callable]] = []
+
+
+@contextlib.contextmanager
+def progress_to(make_bar: Callable[[int, str], object]) -> Iterator[None]:
+    """While the block runs, every :func:`fit` *in this thread* reports to a bar of your own
+    instead of its tqdm bar, also in quick mode (where fit shows none) and under
+    ``progress=False``: fit calls ``make_bar(steps, label)`` once per run and drives what it
+    returns through tqdm's interface, ``update(n)``, ``set_postfix(loss=..., refresh=False)`` and
+    ``close()``. The widget panels show their runs this way; a test or a script can count steps::
+
+        with train.progress_to(lambda steps, label: MyBar(steps, label)):
+            indicator.indicator(...)        # every fit inside reports to MyBar
+
+    Other threads keep their own bars (JupyterLab may run a widget's callback in one thread
+    while a cell runs in another)."""
+    if not callable(make_bar):
+        raise TypeError(f"progress_to needs a callable make_bar(steps, label) returning a bar "
+                        f"with update/set_postfix/close; got {type(make_bar).__name__}.")
+    entry = (threading.get_ident(), make_bar)
+    _lent.append(entry)
+    try:
+        yield
+    finally:
+        _lent.remove(entry)
+
+
 def _progress(steps: int, progress: bool, label: str):
-    """fit's progress bar (tqdm's interface; None for none). A widget panel lends its own here."""
+    """fit's progress bar (tqdm's interface; None for none): the one lent to this thread by
+    :func:`progress_to`, else tqdm's unless ``progress`` is off or the mode is quick."""
+    me = threading.get_ident()
+    for owner, make_bar in reversed(_lent):
+        if owner == me:
+            return make_bar(steps, label)
     if not progress or config.quick():
         return None
     return tqdm(total=steps, desc=label or "fit", unit="it", leave=False)

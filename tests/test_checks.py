@@ -490,3 +490,62 @@ def test_aliases_of_a_forbidden_function_are_caught():
     assert sched.OneCycleLR(opt, 1.0, total_steps=10).get_last_lr()[0] > 0
     assert checks.triangular(smith_triangular)
     assert checks.close(lambda: 0.05, 0.05, forbid=[hessian.estimate])
+
+
+# Schedules the library built before the check: closures of their own, reached from the notebook.
+PREBUILT = schedules.clr(0.001, 0.006, 2000)
+PREBUILT_TABLE = {"small": schedules.clr(0.1, 1.0, 5)}
+
+
+def test_a_schedule_built_before_the_check_is_a_shortcut():
+    """`sched = schedules.clr(...)` in an earlier cell, only *called* in the learner's function:
+    the closure is trapped wherever the function can reach it (globals, a dict, a default
+    argument, an enclosing function), and works again afterwards."""
+    def enclosing():
+        inner = schedules.clr(0.1, 1.0, 5)
+        return lambda s, b, m, k: inner(s)
+
+    def default(s, b, m, k, _sched=schedules.one_cycle(100, 1.0)):
+        return _sched(s)[0]
+    for fn, label in ((lambda s, b, m, k: PREBUILT(s), "schedules.clr"),
+                      (lambda s, b, m, k: PREBUILT_TABLE["small"](s), "schedules.clr"),
+                      (enclosing(), "schedules.clr")):
+        r = checks.triangular(fn)
+        assert r.passed is False and f"use your own arithmetic, not {label}" in r.message
+    r = checks.one_cycle(lambda s, t, m, _f=default: (_f(s, 0, m, 0), 0.9))
+    assert r.passed is False and "not schedules.one_cycle" in r.message
+    # a torch scheduler built before the check, stepped inside it
+    import torch.optim.lr_scheduler as sched
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    cyclic = sched.CyclicLR(opt, 0.1, 1.0, step_size_up=5)
+
+    def stepped(s, b, m, k):
+        opt.step()
+        cyclic.step()
+        return cyclic.get_last_lr()[0]
+    r = checks.triangular(stepped)
+    assert r.passed is False and "not lr_scheduler.CyclicLR" in r.message
+    # all restored: the closures, the factory and torch's scheduler compute as before
+    assert PREBUILT(2000) == pytest.approx(0.006)
+    assert PREBUILT_TABLE["small"](5) == pytest.approx(1.0)
+    assert enclosing()(5, 0, 0, 0) == pytest.approx(1.0)
+    assert default(0, 0, 0, 0) == pytest.approx(0.1)
+    opt.step()
+    cyclic.step()
+    assert 0.1 < cyclic.get_last_lr()[0] <= 1.0
+    # a right answer passes with the pre-built closures around, and they stay untouched
+    assert checks.triangular(smith_triangular)
+    assert PREBUILT(1000) == pytest.approx(0.0035)
+
+
+def test_a_forbidden_closure_is_trapped_too():
+    """A forbidden function that is itself a closure (free variables) takes a trap that keeps
+    them, so it is switched off like a plain function."""
+    scale = 2.0
+
+    def doubled(x):
+        return scale * x
+    r = checks.close(lambda: doubled(0.05), 0.1, forbid=[doubled])
+    assert r.passed is False and "use your own arithmetic, not test_checks.doubled" in r.message
+    assert doubled(0.05) == pytest.approx(0.1)
+    assert checks.close(lambda: 0.1, 0.1, forbid=[doubled])

@@ -409,3 +409,48 @@ def test_table_says_which_runs_stopped(tiny_data):
     text = train.table({"fine": ok, "blown up": bad})
     assert "stopped: non-finite loss" in text.splitlines()[2]
     assert "stopped" not in text.splitlines()[1]
+
+
+class CountingBar:
+    def __init__(self, steps, label):
+        self.steps, self.label, self.done, self.postfix, self.closed = steps, label, 0, {}, False
+
+    def update(self, n=1):
+        self.done += n
+
+    def set_postfix(self, refresh=True, **values):
+        self.postfix = values
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_to_lends_a_bar_to_every_fit_of_this_thread(tiny_data, monkeypatch):
+    """train.progress_to: every fit inside the block drives the lent bar, also in quick mode and
+    under progress=False; nested blocks lend the innermost; other threads and code after the
+    block keep fit's own (none in quick mode)."""
+    import threading
+    monkeypatch.setenv("SUPERCONV_QUICK", "1")
+    x, y = tiny_data
+    config.seed_everything(0)
+    bars, inner = [], []
+    with train.progress_to(lambda steps, label: bars.append(CountingBar(steps, label)) or bars[-1]):
+        train.fit(small_net(), data.Loader(x, y, 32), steps=25, lr=0.05, label="first",
+                  progress=False, read_every=10)
+        with train.progress_to(lambda steps, label: inner.append(CountingBar(steps, label))
+                               or inner[-1]):
+            train.fit(small_net(), data.Loader(x, y, 32), steps=7, lr=0.05, label="inner")
+        other = []
+        t = threading.Thread(target=lambda: other.append(train._progress(9, True, "x")))
+        t.start()
+        t.join()
+        train.fit(small_net(), data.Loader(x, y, 32), steps=5, lr=0.05)
+    assert [(b.steps, b.label, b.done, b.closed) for b in bars] == \
+        [(25, "first", 25, True), (5, "", 5, True)]
+    assert 0 <= float(bars[0].postfix["loss"]) < 10               # the last loss read, shown
+    assert [(b.steps, b.label, b.done) for b in inner] == [(7, "inner", 7)]
+    assert other == [None]                                 # quick mode, another thread: no bar
+    assert train._progress(5, True, "x") is None           # the block is over
+    with pytest.raises(TypeError, match="progress_to needs a callable"):
+        with train.progress_to("tqdm"):
+            pass

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import threading
 import time
 import traceback
 from typing import Callable, Iterable, Mapping
@@ -81,25 +80,16 @@ class PanelProgress:
         self._show()
 
 
-@contextlib.contextmanager
 def _progress_into(bar: "w.IntProgress", note: "w.HTML"):
-    """While the block runs, every ``train.fit`` reports to ``bar`` and ``note`` — also in quick
-    mode, where fit's own tqdm bar is off. (fit asks ``train._progress`` for its bar; the panel
-    lends its own for the duration of one Run, to this thread only: JupyterLab may run widget
-    messages in a second thread while a cell runs in the main one.)"""
-    original, count, owner = train._progress, [0], threading.get_ident()
+    """While the block runs, every ``train.fit`` of this thread reports to ``bar`` and ``note``
+    (one :class:`PanelProgress` per fit, numbered) — also in quick mode, where fit's own tqdm bar
+    is off. Built on :func:`train.progress_to`."""
+    count = [0]
 
-    def lend(steps: int, progress: bool, label: str):
-        if threading.get_ident() != owner:      # a cell running meanwhile keeps its own bar
-            return original(steps, progress, label)
+    def make_bar(steps: int, label: str) -> PanelProgress:
         count[0] += 1
         return PanelProgress(bar, note, steps, label, count[0])
-
-    train._progress = lend
-    try:
-        yield
-    finally:
-        train._progress = original
+    return train.progress_to(make_bar)
 
 
 @contextlib.contextmanager
