@@ -257,6 +257,9 @@ def _made_by(factory: types.FunctionType) -> set[types.CodeType]:
     return found
 
 
+_MAX_ITEMS = 1000        # a container larger than this (data, results) holds no schedules
+
+
 def _reachable(fn: Any) -> Iterator[Any]:
     """What the learner's ``fn`` can reach without an argument: its module's globals (the
     notebook's), its closure cells and default arguments, the same of every function of the
@@ -281,9 +284,9 @@ def _reachable(fn: Any) -> Iterator[Any]:
         roots += list((getattr(f, "__kwdefaults__", None) or {}).values())
         for value in roots:
             items = [value]
-            if isinstance(value, dict):
+            if isinstance(value, dict) and len(value) <= _MAX_ITEMS:
                 items += list(value.values())
-            elif isinstance(value, (list, tuple, set, frozenset)):
+            elif isinstance(value, (list, tuple, set, frozenset)) and len(value) <= _MAX_ITEMS:
                 items += list(value)
             for item in items:
                 yield item
