@@ -416,71 +416,105 @@ def _drift(ha, ma, hb, mb, start):
     return loss, weights
 
 
-@cuda_only
-def test_flagship_resnet20_bf16_graph_matches_eager_on_cuda(offline, monkeypatch, record_property):
-    """50 steps of ResNet-20 on CIFAR-10 in bf16 with BatchNorm and channels_last: the CUDA graph
-    trains like the eager torch.optim loop.
-
-    Tolerance, measured rather than assumed. The graph is train_step with the tensor SGD update
-    captured: against that step run uncaptured (fast._capture = the eager stand-in, on the GPU)
-    it replays the same kernels on the same batches, so the two may differ only as much as two
-    eager runs differ from each other (cuDNN's non-deterministic reductions; zero where the
-    kernels are deterministic): at most 3x that, or 1 % of the distance the weights travelled.
-    Against torch.optim's eager step the update itself rounds differently in the last bit (a
-    fused p - lr*buf against fast._sgd_update's two ops), and 50
-    steps of bf16 training (8 significant bits) amplify such differences: the graph may be as far
-    from eager as the uncaptured step is (2x that, plus the eager noise), with floors of
-    2 % for the mean loss and 5 % for the weights. A defect (an update missed or applied twice, an
-    lr or momentum not fed to the graph, BatchNorm statistics not replayed) moves the weights by
-    a sizeable part of the distance travelled, far above that bound."""
-    monkeypatch.setenv("SUPERCONV_DEVICE", "cuda")
-    x, y = data.load("cifar10", "train", limit=5000, device="cuda")
+def _flagship(monkeypatch, record_property, device: str, *, limit: int, batch: int,
+              steps: tuple = (5, 50), depth: int = 20, precision: str = "bf16") -> dict:
+    """The flagship comparison (see the test below), on ``device``: ResNet-20, bf16, BatchNorm,
+    channels_last on CUDA. Every run gets the same cuDNN choices: the autotuner on (as the graph
+    has it for its capture) and deterministic algorithms only, so two eager runs agree exactly
+    and the graph against its uncaptured step shows the capture alone."""
+    monkeypatch.setenv("SUPERCONV_DEVICE", device)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    x, y = data.load("cifar10", "train", limit=limit, device=device)
     torch.manual_seed(0)
-    start = flat(models.resnet_cifar(20)).to(x.device)
+    start = flat(models.resnet_cifar(depth)).to(x.device)
+    short = steps[0]
 
-    def run(mode):
+    def run(mode, steps):
         torch.manual_seed(0)
-        model = models.resnet_cifar(20)
-        loader = data.Loader(x, y, 256, augment="crop+flip", seed=1)
+        model = models.resnet_cifar(depth)
+        loader = data.Loader(x, y, batch, augment="crop+flip", seed=1)
         with monkeypatch.context() as m:
-            if mode == "uncaptured":          # the graph path's step, run without capture
+            if mode == "uncaptured" or device != "cuda":    # the graph path's step, uncaptured
                 m.setattr(fast, "_capture", eager_capture)
-            h = train.fit(model, loader, steps=50, lr=schedules.one_cycle(50, max_lr=0.4),
+            h = train.fit(model, loader, steps=steps, lr=schedules.one_cycle(steps, max_lr=0.4),
                           weight_decay=5e-4, progress=False,
-                          step_path="eager" if mode == "eager" else "graph", precision="bf16")
+                          step_path="eager" if mode == "eager" else "graph",
+                          precision=precision)
         return h, model
 
-    he, me = run("eager")
-    he2, me2 = run("eager")
-    hf, mf = run("uncaptured")
-    hg, mg = run("graph")
-    assert hg.info["step_path"] == hf.info["step_path"] == "graph" and he.info["step_path"] == "eager"
-    assert hg.info["precision"] == he.info["precision"] == "bf16"
-    conv = mg.stem[0].weight
-    assert conv.is_contiguous(memory_format=torch.channels_last) and conv.shape[1] > 1
-    assert hg.lr == he.lr and len(hg.loss) == len(he.loss) == 50
-    noise = _drift(he, me, he2, me2, start)            # eager against eager: cuDNN alone
-    capture = _drift(hf, mf, hg, mg, start)            # graph against its uncaptured step
-    update = _drift(he, me, hf, mf, start)             # uncaptured tensor update against torch.optim
-    loss_d, weight_d = _drift(he, me, hg, mg, start)   # graph against eager
-    bn = [m.layers[-1].bn2.running_var for m in (mf, mg)]
-    bn_d = float((bn[1] - bn[0]).norm() / bn[0].norm())
-    for k, v in dict(loss_drift=loss_d, weight_drift=weight_d, capture_loss_drift=capture[0],
-                     capture_weight_drift=capture[1], capture_bn_var_drift=bn_d,
-                     update_loss_drift=update[0], update_weight_drift=update[1],
-                     eager_loss_drift=noise[0], eager_weight_drift=noise[1],
-                     first_loss=he.loss[0], last_loss=he.loss[-1]).items():
-        record_property(k, round(v, 6))
-    assert all(map(math.isfinite, (*noise, *capture, *update, loss_d, weight_d, bn_d)))
-    assert hg.loss[0] == pytest.approx(he.loss[0], rel=1e-2)          # same weights, same batch
-    # the capture adds nothing: graph == uncaptured step up to the run-to-run noise of cuDNN
-    assert capture[1] <= max(0.01, 3 * noise[1]), (capture, noise)
-    assert capture[0] <= max(0.002, 3 * noise[0]), (capture, noise)
-    assert bn_d <= max(0.01, 3 * noise[1]), (bn_d, noise)
-    # and against torch.optim, no further than the tensor formulation of the update is
-    assert loss_d <= max(0.02, 2 * update[0] + 3 * noise[0]), (loss_d, update, noise)
-    assert weight_d <= max(0.05, 2 * update[1] + 3 * noise[1]), (weight_d, update, noise)
-    for m in (me, mf, mg):
-        assert int(m.layers[-1].bn2.num_batches_tracked) == 50
-    # it learned, so the comparison means something: 50 steps take the loss well down
-    assert sum(he.loss[-5:]) / 5 < 0.9 * sum(he.loss[:5]) / 5
+    figures = {}
+    for steps in steps:
+        he, me = run("eager", steps)
+        he2, me2 = run("eager", steps)
+        hf, mf = run("uncaptured", steps)
+        hg, mg = run("graph", steps)
+        assert hg.info["step_path"] == hf.info["step_path"] == "graph"
+        assert he.info["step_path"] == "eager"
+        assert hg.info["precision"] == he.info["precision"] == precision
+        assert hg.lr == he.lr and len(hg.loss) == len(he.loss) == steps
+        for m in (me, mf, mg):
+            assert int(m.layers[-1].bn2.num_batches_tracked) == steps
+        noise = _drift(he, me, he2, me2, start)            # eager against eager
+        capture = _drift(hf, mf, hg, mg, start)            # graph against its uncaptured step
+        update = _drift(he, me, hf, mf, start)             # the tensor update against torch.optim
+        loss_d, weight_d = _drift(he, me, hg, mg, start)   # graph against eager
+        bn = [m.layers[-1].bn2.running_var for m in (mf, mg)]
+        bn_d = float((bn[1] - bn[0]).norm() / bn[0].norm())
+        for k, v in dict(loss_drift=loss_d, weight_drift=weight_d, capture_loss_drift=capture[0],
+                         capture_weight_drift=capture[1], capture_bn_var_drift=bn_d,
+                         update_loss_drift=update[0], update_weight_drift=update[1],
+                         eager_loss_drift=noise[0], eager_weight_drift=noise[1],
+                         first_loss=he.loss[0], last_loss=he.loss[-1]).items():
+            figures[f"{k}_{steps}"] = v
+            record_property(f"{k}_{steps}", round(v, 6))
+        assert all(map(math.isfinite, (*noise, *capture, *update, loss_d, weight_d, bn_d)))
+        assert hg.loss[0] == pytest.approx(he.loss[0], rel=1e-2)      # same weights, same batch
+        if steps == short:
+            # Before rounding differences grow: the capture adds nothing (graph == its uncaptured
+            # step up to eager's own run-to-run noise), and the graph is as close to torch.optim's
+            # step as the tensor update is. A defect (an update missed or doubled, an lr or
+            # momentum not fed to the graph, BatchNorm statistics not replayed) shows as ~1.
+            assert capture[1] <= max(0.01, 3 * noise[1]), (capture, noise)
+            assert capture[0] <= max(0.002, 3 * noise[0]), (capture, noise)
+            assert bn_d <= max(0.01, 3 * noise[1]), (bn_d, noise)
+            assert loss_d <= max(0.02, 2 * update[0] + 3 * noise[0]), (loss_d, update, noise)
+            assert weight_d <= max(0.05, 2 * update[1] + 3 * noise[1]), (weight_d, update, noise)
+        else:
+            # 50 steps at lr up to 0.4 are chaotic: a last-bit change in one weight moves the
+            # final weights by tens of percent (measured on the CPU: 1 ulp in one stem weight,
+            # 71 % of the distance travelled; the loss curve 1.5 %). What must hold: the graph
+            # learns as eager does, its loss curve within 10 % of eager's on average.
+            assert loss_d <= 0.1, (loss_d, update, noise)
+            assert sum(hg.loss[-5:]) / 5 < 0.9 * sum(hg.loss[:5]) / 5
+            assert sum(he.loss[-5:]) / 5 < 0.9 * sum(he.loss[:5]) / 5
+    return figures
+
+
+@cuda_only
+def test_flagship_resnet20_bf16_graph_matches_eager_on_cuda(offline, monkeypatch, record_property):
+    """ResNet-20 on CIFAR-10 in bf16 with BatchNorm and channels_last: the CUDA graph trains like
+    the eager torch.optim loop, over 5 steps exactly (up to rounding) and over 50 in effect.
+
+    Tolerance, measured rather than assumed. The graph is train_step with the tensor SGD update
+    captured: against that step run uncaptured (fast._capture = the eager stand-in, on the GPU),
+    with the same cuDNN algorithms (autotuned, deterministic), it replays the same kernels on the
+    same batches, so the two may differ only as much as two eager runs differ (zero with
+    deterministic kernels): at most 3x that, or 1 % of the distance the weights travelled.
+    Against torch.optim's eager step the update itself rounds differently in the last bit (a
+    fused p - lr*buf against fast._sgd_update's two ops): the graph may be as far from eager as
+    the uncaptured step is (2x that, plus the eager noise), with floors of 2 % for the mean loss
+    and 5 % for the weights. These are asserted after 5 steps; after 50 the runs have diverged
+    by chaos alone (see _flagship), and the graph must learn as eager does."""
+    _flagship(monkeypatch, record_property, "cuda", limit=5000, batch=256)
+
+
+def test_graph_vs_eager_comparison_runs_on_the_cpu(offline, monkeypatch, record_property):
+    """The flagship comparison's own code, on the CPU at a small size (ResNet-8, fp32, 3 steps;
+    the "graph" is the eager stand-in there): it runs, its short-run bounds hold, and its figures
+    are sane. The GPU run (tools/gpu_verify.sh, part 1) is the real test."""
+    figures = _flagship(monkeypatch, record_property, "cpu", limit=256, batch=32, steps=(3,),
+                        depth=8, precision="fp32")
+    assert figures["eager_weight_drift_3"] == 0.0          # the CPU's kernels are deterministic
+    assert figures["capture_weight_drift_3"] == 0.0        # the stand-in replays the same step
+    assert 0 < figures["update_weight_drift_3"] < 0.05     # the tensor update rounds differently

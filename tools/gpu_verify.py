@@ -20,7 +20,7 @@ The parts, in this order, so that a run cut off early still reports the ones bef
   6 hessian     the Hessian-free estimate during a short 1cycle run and a short constant run
                 (hessian.runs, read by experiments.hessian_ordering, as notebook 05).
 
-Each part runs in its own process with its own time budget (its share of ``--total``, 525 s:
+Each part runs in its own process with its own time budget (its share of ``--total``, 500 s:
 time a part leaves unused passes on to the later ones), prints its time, and is killed at
 its budget, so one failure or hang does not stop the rest. The ResNet-56 parts time a few
 iterations first and then run as many iterations as fit their budget, up to the paper's (the
@@ -71,7 +71,8 @@ from superconv_lib import (config, data, experiments, hessian, indicator,  # noq
 # Everything one would tune, in one place
 # ---------------------------------------------------------------------------------------------
 
-TOTAL_S = 525           # 9 minutes on one H100/H200 less this driver's start; the device tool
+TOTAL_S = 500           # 9 minutes on one H100/H200 less this driver's start (a cold torch and
+                        # matplotlib import) and the last part's kill; the device tool
                         # allows 10 per command
 PARTS = {               # name: (what it checks, its share of --total on a GPU: relative weights)
     "tests": ("CUDA-only tests: graph == eager, fall-back, dropout, flagship ResNet-20", 100),
@@ -157,8 +158,20 @@ class Part:
         payload = {"status": self.status, "figures": self.figures, "note": self.note,
                    "targets": self.targets, "data": self.data}
         tmp = self.result.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, default=_num))
+        tmp.write_text(json.dumps(_clean(payload), default=_num))
         os.replace(tmp, self.result)
+
+
+def _clean(v):
+    """``v`` with every non-finite float inside it as None (json's ``default`` never sees plain
+    floats, and a bare NaN is not JSON)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
 
 
 def _num(v):
@@ -245,12 +258,8 @@ def part_tests(p: Part) -> None:
                  f"{count['skipped']} skipped")
     flag = next((c for c in cases if "flagship" in c["test"]), None)
     if flag and flag["properties"]:     # recorded before its asserts: there on a failure too
-        pr = {k: 100 * float(v) for k, v in flag["properties"].items() if "drift" in k}
-        p.figures += (f"; flagship ResNet-20 bf16 ({flag['outcome']}): graph vs uncaptured step "
-                      f"{pr['capture_weight_drift']:.2f} % (weights), graph vs eager "
-                      f"{pr['loss_drift']:.2f} % (loss) {pr['weight_drift']:.2f} % (weights); "
-                      f"uncaptured vs eager {pr['update_weight_drift']:.2f} %, eager vs eager "
-                      f"{pr['eager_weight_drift']:.2f} %")
+        p.figures += f"; flagship ResNet-20 bf16 ({flag['outcome']}): " + _flagship_figures(
+            flag["properties"])
     elif flag:
         p.figures += f"; flagship {flag['outcome']}"
     bad = [f"{c['test']}: {c['reason'][:300]}" for c in cases if c["outcome"] in ("failure", "error")]
@@ -265,6 +274,23 @@ def part_tests(p: Part) -> None:
         p.fail("the flagship test (ResNet-20 bf16, graph vs eager) was not found")
     elif count["passed"] == 0:
         p.fail("no test ran")
+
+
+def _flagship_figures(props: dict) -> str:
+    """The flagship test's drifts (its properties ``<name>_<steps>``) in one line, per run
+    length: graph vs its uncaptured step, graph vs eager, the tensor update vs torch.optim, and
+    eager vs eager, in % (weights: of the distance travelled; loss: of the mean loss)."""
+    out = []
+    for steps in sorted({int(k.rsplit("_", 1)[1]) for k in props if k.rsplit("_", 1)[-1].isdigit()}):
+        pr = {k.rsplit("_", 1)[0]: 100 * float(v) for k, v in props.items()
+              if k.endswith(f"_{steps}") and "drift" in k}
+        part = ", ".join(f"{label} {pr[key]:.2f} %" for label, key in (
+            ("graph vs uncaptured (weights)", "capture_weight_drift"),
+            ("graph vs eager (loss)", "loss_drift"), ("(weights)", "weight_drift"),
+            ("uncaptured vs eager (weights)", "update_weight_drift"),
+            ("eager vs eager (weights)", "eager_weight_drift")) if key in pr)
+        out.append(f"{steps} steps: {part}")
+    return "; ".join(out) or "no figures recorded"
 
 
 # --- 2 ---------------------------------------------------------------------------------------
@@ -611,7 +637,8 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def write_summary(out: Path, summary: dict) -> str:
     """summary.json and summary.md (the table); returns the table's text."""
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_num))
+    (out / "summary.json").write_text(json.dumps(_clean(summary), indent=1, default=_num,
+                                                 allow_nan=False))
     hw = summary["hardware"]
     device = hw.get("gpu") or f"CPU ({hw.get('cpu_count', '?')} cores)"
     lines = [f"# GPU verification{' (dry run: CPU, tiny sizes)' if summary['dry_run'] else ''}",
