@@ -17,9 +17,9 @@
 # **Learner time:** ≈ 75 min (reading ≈ 30 min, four exercises and the written answer ≈ 45 min).
 #
 # **Run time** (`SUPERCONV_MODE`, see the README): **quick** ≈ 1 min on 2 CPU cores (measured:
-# 48 s; 95 s under heavy load) · **laptop** ≈ 5 min on 2 CPU cores (measured: 274 s, section 5's
-# two 400-iteration runs included; both on a 2-core machine shared with other jobs, so upper
-# bounds) · **full** = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch Adam
+# 48 s; 95 s under heavy load) · **laptop** ≈ 2 min on 2 idle CPU cores (measured: 118 s,
+# section 5's two 400-iteration runs included; 274–314 s on cores shared with other jobs)
+# · **full** = the seed's Table I (8 ResNet-18 runs of 50–90 epochs + the 90-epoch Adam
 # baseline: 700 CIFAR-10 epochs), two more 50-epoch ResNet-18 runs for section 5 and 4 ResNet-56
 # runs of 10,000 iterations at batch 1,000 — hours on one GPU (an estimate, not yet measured), or
 # spread over several GPUs with `RUNNER = "ray"`; the sweep resumes where it stopped.

@@ -19,9 +19,9 @@
 # **Learner time:** ≈ 90 min (reading ≈ 30 min, two exercises and two written answers ≈ 30 min,
 # the report ≈ 30 min).
 #
-# **Run time** (`SUPERCONV_MODE`, see the README; CPU times measured on a 2-core machine shared
-# with other jobs, so upper bounds): **quick** ≈ 1 min (45 s wall; 112 s under heavy load) ·
-# **laptop** ≈ 6 min (363 s wall) · **full** (all of CIFAR-10 at 32 px with flips and crops, 6,000
+# **Run time** (`SUPERCONV_MODE`, see the README; CPU times on 2 cores): **quick** ≈ 1 min
+# (45 s wall; 112 s under heavy load) · **laptop** ≈ 2.5 min on idle cores (measured: 143 s wall;
+# 363–524 s on cores shared with other jobs) · **full** (all of CIFAR-10 at 32 px with flips and crops, 6,000
 # iterations per run, the paper's batch pair 256 / 1,536) ≈ 30–60 min on one GPU — an estimate,
 # not measured yet.
 #
@@ -294,11 +294,12 @@ lead = {k: 100 * (sgd.final_accuracy - experiments.accuracy(h)) for k, h in opt_
 for k, v in lead.items():
     print(f"SGD 1cycle minus {k}: {v:+.1f} points")
 if "adagrad" in S["asserts"]:
-    # the paper's clearest case (83.7 % against 92.4 %), and ours at the laptop size (+13.8
-    # points): AdaGrad's step only shrinks, so it never keeps a large lr
+    # the paper's clearest case (83.7 % against 92.4 %), and ours at the laptop size (+13.7 to
+    # +13.8 points): AdaGrad's step only shrinks, so it never keeps a large lr
     assert lead["adagrad 0.35, multistep"] >= 5.0, lead
-    print("[Nesterov, AdaDelta and Adam: measured only - at the laptop size Nesterov was 6.8 "
-          "points behind, AdaDelta level (+0.4) and Adam 2.9 points ahead]")
+    print("[Nesterov, AdaDelta and Adam: measured only (the lines above) - at the laptop size "
+          "Nesterov has come out several points behind SGD 1cycle, AdaDelta about level and Adam "
+          "a few points ahead, not the paper's order]")
 else:
     print(f"[measured only at the {MODE} size: " + (
         "not yet measured on a GPU at this size; assert it once a run confirms it]"
