@@ -455,7 +455,10 @@ def smith_grid(kind: str = "weight_decay", *, values: Sequence | None = None,
 
     The schedule is their CLR run: one triangular cycle 0.1 -> 3 -> 0.1 over 10,000 iterations
     (stepsize 5,000; in our terms 1cycle with anneal_pct=0 and constant momentum), batch 1,000.
-    ``values`` picks a subset of the grid's values; ``overrides`` replace keys in every config."""
+    ``values`` picks a subset of the grid's values; ``overrides`` replace keys in every config (a
+    smaller run: model, data, steps), except the setting the grid varies, which stays the grid's:
+    a ``batch_size`` override leaves the batch-size grid's batches alone, and a ``train_limit``
+    override scales the train-size grid (10,000 of 50,000 images become a fifth of the limit)."""
     if kind not in SMITH_GRIDS:
         raise ValueError(f"kind must be one of {sorted(SMITH_GRIDS)}, got {kind!r}.")
     key, grid = SMITH_GRIDS[kind]
@@ -475,7 +478,11 @@ def smith_grid(kind: str = "weight_decay", *, values: Sequence | None = None,
         else:
             cfg[key] = v
         cfg["name"] = f"{kind} {v:g}"
-        out.append({**cfg, **overrides})
+        varied = ("mom_min", "mom_max") if key == "momentum" else (key,)
+        cfg |= {k: o for k, o in overrides.items() if k not in varied}
+        if key == "train_limit" and overrides.get("train_limit") is not None:
+            cfg["train_limit"] = max(1, round(overrides["train_limit"] * v / 50_000))
+        out.append(cfg)
     return out
 
 

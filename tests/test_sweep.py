@@ -82,6 +82,26 @@ def test_smith_grid_is_the_caffe_clr_run():
         experiments.smith_grid("momentum", values=[0.5])
 
 
+def test_smith_grid_shrinks_everything_but_the_setting_it_varies():
+    """A smaller run (notebook 06's CPU sizes) keeps each grid's own values: the batch-size grid
+    its batches, the momentum grid its momenta, the train-size grid its fractions of the data."""
+    small = dict(model="resnet8", train_limit=2000, batch_size=100, steps=80, mom_min=0.9)
+    wd = experiments.smith_grid("weight_decay", **small)
+    assert [(c["weight_decay"], c["batch_size"], c["train_limit"], c["steps"]) for c in wd] == \
+        [(v, 100, 2000, 80) for v in (1e-3, 1e-4, 1e-5, 1e-6)]
+    batches = experiments.smith_grid("batch_size", **small)
+    assert [c["batch_size"] for c in batches] == [256, 512, 1000, 1536]
+    assert {c["model"] for c in batches} == {"resnet8"} and {c["steps"] for c in batches} == {80}
+    moms = experiments.smith_grid("momentum", **small)
+    assert [(c["mom_min"], c["mom_max"]) for c in moms] == [(0.8, 0.8), (0.85, 0.85), (0.9, 0.9),
+                                                              (0.95, 0.95)]
+    sizes = experiments.smith_grid("train_size", **small)
+    assert [c["train_limit"] for c in sizes] == [400, 800, 1200, 1600, 2000]
+    # 13 configs, 12 runs: momentum 0.9 on all 2,000 images is the train-size grid's last run
+    assert len({sweep.config_hash(c) for c in sizes + batches + moms}) == 12
+    assert sweep.config_hash(moms[2]) == sweep.config_hash(sizes[-1])
+
+
 def test_config_validation_and_hash():
     with pytest.raises(ValueError, match="unknown config key.*lr_mx"):
         sweep.normalize_config(tiny("x", lr_mx=1.0))
