@@ -32,9 +32,8 @@ from . import config, fast, plots, schedules
 from .data import Loader
 
 __all__ = ["fit", "evaluate", "train_step", "runs", "table", "make_optimizer", "progress_to",
-           "History",
-           "EvalPoint", "EvalOn", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS", "PRECISIONS",
-           "STEP_PATHS"]
+           "History", "EvalPoint", "EvalOn", "Loop", "Callback", "TrainingDiverged", "OPTIMIZERS",
+           "PRECISIONS", "STEP_PATHS"]
 
 Schedule = Callable[[int], "float | tuple[float, float]"]
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "adagrad", "adadelta")
